@@ -1,0 +1,6 @@
+name 'run_diagnostics'
+maintainer 'MobiledgeX Inc.'
+maintainer_email 'mobiledgex.ops@mobiledgex.com'
+description 'Collect diagnostics from cloudlet VMs'
+version '1.0.2'
+chef_version '>= 14.0'

@@ -1,0 +1,6 @@
+name 'setup_infra'
+maintainer 'MobiledgeX Inc.'
+maintainer_email 'mobiledgex.ops@mobiledgex.com'
+description 'Common setup of MobiledgeX platform VMs'
+version '1.0.3'
+chef_version '>= 14.0'

@@ -1,0 +1,6 @@
+name 'upgrade_mobiledgex_package'
+maintainer 'MobiledgeX Inc.'
+maintainer_email 'mobiledgex.ops@mobiledgex.com'
+description 'Upgrade mobiledgex apt package on rootLB VMs'
+version '1.0.14'
+chef_version '>= 14.0'

@@ -1,0 +1,3 @@
+package version
+
+var MobiledgeXPackageVersion = "3.0.1"
