@@ -1,0 +1,130 @@
+//! What every command is given: the monorepo root, how loud to be, colour, and
+//! the one place that asks the user anything.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::bad;
+use crate::flags::{Confirm, Xtask};
+use crate::sites::paths;
+use crate::style::Paint;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+pub struct Context {
+    /// The edge-cloud-infra checkout, absolute.
+    pub root: PathBuf,
+    pub paint: Paint,
+    pub verbosity: Verbosity,
+    pub stdin_is_terminal: bool,
+}
+
+impl Context {
+    pub fn from_flags(flags: &Xtask) -> Result<Context> {
+        let root = match &flags.root {
+            Some(dir) => dir.clone(),
+            // The workspace that holds this crate: found once, here.
+            None => Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+        };
+        let root = root
+            .canonicalize()
+            .map_err(|err| bad!("cannot use {} as the monorepo root: {err}", root.display()))?;
+        if !root.join(paths::MAKEFILE).is_file() {
+            return Err(bad!(
+                "{} is not an edge-cloud-infra checkout: {} is missing; pass the checkout with -C <DIR>",
+                root.display(),
+                paths::MAKEFILE
+            ));
+        }
+        let verbosity = if flags.quiet {
+            Verbosity::Quiet
+        } else if flags.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        Ok(Context {
+            root,
+            paint: Paint::new(flags.color),
+            verbosity,
+            stdin_is_terminal: std::io::stdin().is_terminal(),
+        })
+    }
+
+    /// An absolute path for a path relative to the root.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Progress and explanations; suppressed by -q.
+    pub fn say(&self, text: impl AsRef<str>) {
+        if self.verbosity >= Verbosity::Normal {
+            println!("{}", text.as_ref());
+        }
+    }
+
+    /// Details shown only with -v.
+    pub fn detail(&self, text: impl AsRef<str>) {
+        if self.verbosity >= Verbosity::Verbose {
+            eprintln!("{}", self.paint.dim(text.as_ref()));
+        }
+    }
+
+    pub fn warn(&self, text: impl AsRef<str>) {
+        eprintln!("{}: {}", self.paint.warning("warning"), text.as_ref());
+    }
+
+    /// After a preview: should the command go ahead? `Ok(false)` means stop
+    /// without error (a dry run, or the user said no). Refuses with exit 2 when
+    /// nobody can be asked.
+    pub fn confirm(&self, confirm: Confirm, question: &str) -> Result<bool> {
+        if confirm.dry_run {
+            self.say("dry run: nothing was written and nothing was run.");
+            return Ok(false);
+        }
+        if confirm.yes {
+            return Ok(true);
+        }
+        if !self.stdin_is_terminal {
+            return Err(bad!(
+                "standard input is not a terminal, so nobody can confirm; pass --yes to go ahead or --dry-run to only preview. Nothing was written."
+            ));
+        }
+        let answer = self.ask(&format!("{question} [y/N] "))?;
+        if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            Ok(true)
+        } else {
+            self.say("Stopped: nothing was written and nothing was run.");
+            Ok(false)
+        }
+    }
+
+    /// Reads one line from the terminal after printing a prompt.
+    pub fn ask(&self, prompt: &str) -> Result<String> {
+        if !self.stdin_is_terminal {
+            return Err(bad!(
+                "standard input is not a terminal, so nobody can answer `{}`",
+                prompt.trim()
+            ));
+        }
+        let mut stderr = std::io::stderr();
+        write!(stderr, "{prompt}")?;
+        stderr.flush()?;
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the answer from the terminal")?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    }
+}

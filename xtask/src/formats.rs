@@ -1,0 +1,102 @@
+//! One pure editor per file format: text in, found values (with their line and
+//! byte span) out. No I/O here; editing is splicing a span (see `splice`).
+
+pub mod dependencies;
+pub mod go;
+pub mod lock_json;
+pub mod makefile;
+pub mod ruby;
+pub mod shell;
+
+use std::ops::Range;
+
+use regex::Regex;
+
+/// A value found in a file: the 1-based line, the value's text, and its byte
+/// span in the whole file (so an edit changes exactly those bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// What distinguishes several finds of one kind (a cookbook name, an attribute path).
+    pub key: String,
+    pub line: usize,
+    pub value: String,
+    pub span: Range<usize>,
+}
+
+/// Lines of `text` with their 1-based number and byte offset, without the
+/// line terminator (`\n` or `\r\n`).
+pub fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    let mut offset = 0;
+    text.split_inclusive('\n')
+        .enumerate()
+        .map(move |(index, raw)| {
+            let start = offset;
+            offset += raw.len();
+            let line = raw.strip_suffix('\n').unwrap_or(raw);
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            (index + 1, start, line)
+        })
+}
+
+/// Every line matching `pattern`; group `v` is the value, optional group `k` the key.
+pub fn scan(text: &str, pattern: &Regex) -> Vec<Found> {
+    let mut found = Vec::new();
+    for (number, start, line) in lines(text) {
+        if let Some(caps) = pattern.captures(line) {
+            if let Some(value) = caps.name("v") {
+                found.push(Found {
+                    key: caps
+                        .name("k")
+                        .map_or(String::new(), |k| k.as_str().to_string()),
+                    line: number,
+                    value: value.as_str().to_string(),
+                    span: start + value.start()..start + value.end(),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// `text` with the bytes of `span` replaced by `new`; every other byte stays.
+pub fn splice(text: &str, span: &Range<usize>, new: &str) -> String {
+    let mut out = String::with_capacity(text.len() + new.len());
+    out.push_str(&text[..span.start]);
+    out.push_str(new);
+    out.push_str(&text[span.end..]);
+    out
+}
+
+/// Builds a regex from a pattern known at compile time.
+pub fn regex(pattern: &str) -> Regex {
+    // Patterns are literals of this crate, covered by tests: a bad one is a bug.
+    Regex::new(pattern).expect("invalid built-in pattern")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_keep_offsets_across_crlf_and_missing_final_newline() {
+        let text = "a = 1\r\nb = 2\nc = 3";
+        let got: Vec<_> = lines(text).collect();
+        assert_eq!(
+            got,
+            vec![(1, 0, "a = 1"), (2, 7, "b = 2"), (3, 13, "c = 3")]
+        );
+    }
+
+    #[test]
+    fn scan_and_splice_change_only_the_value() {
+        let text = "x\r\nVERSION = 1.2.3\r\ny";
+        let found = scan(text, &regex(r"^VERSION = (?P<v>\S+)$"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].line, 2);
+        assert_eq!(found[0].value, "1.2.3");
+        assert_eq!(
+            splice(text, &found[0].span, "10.0.0"),
+            "x\r\nVERSION = 10.0.0\r\ny"
+        );
+    }
+}

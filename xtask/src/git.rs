@@ -1,0 +1,145 @@
+//! What git knows about the monorepo: changed paths, dirty files, baselines.
+//! Every path here is relative to the monorepo root (which may sit inside a
+//! larger repository).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::bad;
+use crate::formats::{makefile, ruby};
+use crate::rules::Baseline;
+use crate::runner::Runner;
+use crate::sites::paths;
+use crate::tree::{read_text, GitTree, Tree};
+
+fn lines_of(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .split('\0')
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Fails with a clear message when `root` is not inside a git work tree.
+pub fn require_repository(runner: &Runner, root: &Path, why: &str) -> Result<()> {
+    let answer = runner.query(root, "git", &["rev-parse", "--is-inside-work-tree"])?;
+    if !answer.ok {
+        return Err(bad!(
+            "{why} needs a git checkout, and {} is not one",
+            root.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `rev` names a commit; `HEAD` does not before the first commit.
+pub fn resolves(runner: &Runner, root: &Path, rev: &str) -> Result<bool> {
+    let spec = format!("{rev}^{{commit}}");
+    Ok(runner
+        .query(root, "git", &["rev-parse", "--verify", "--quiet", &spec])?
+        .ok)
+}
+
+/// Paths whose staged content differs from HEAD.
+pub fn staged_changes(runner: &Runner, root: &Path) -> Result<Vec<String>> {
+    let out = runner.git(
+        root,
+        &[
+            "diff",
+            "--cached",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            "--relative",
+            "HEAD",
+        ],
+    )?;
+    Ok(lines_of(&out))
+}
+
+/// Paths of the working tree that differ from `rev`, untracked ones included.
+pub fn changes_since(runner: &Runner, root: &Path, rev: &str) -> Result<Vec<String>> {
+    let mut paths = lines_of(&runner.git(
+        root,
+        &[
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            "--relative",
+            rev,
+        ],
+    )?);
+    paths.extend(untracked(runner, root)?);
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
+fn untracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
+    Ok(lines_of(&runner.git(
+        root,
+        &["ls-files", "--others", "--exclude-standard", "-z"],
+    )?))
+}
+
+/// Paths with uncommitted changes (staged, unstaged or untracked).
+pub fn dirty_paths(runner: &Runner, root: &Path) -> Result<Vec<String>> {
+    if !resolves(runner, root, "HEAD")? {
+        return Ok(lines_of(&runner.git(root, &["ls-files", "-z"])?));
+    }
+    changes_since(runner, root, "HEAD")
+}
+
+/// What a revision held of the versions the git-aware rules compare with.
+pub fn baseline(runner: &Runner, root: &Path, rev: &str, changed: Vec<String>) -> Result<Baseline> {
+    let tree = GitTree {
+        runner,
+        root: root.to_path_buf(),
+        rev: Some(rev.to_string()),
+    };
+    let mut cookbook_versions = BTreeMap::new();
+    for name in tree.list(paths::COOKBOOKS_DIR)? {
+        // A baseline file that cannot be read as before just has no version to compare.
+        if let Ok(Some(text)) = read_text(&tree, &paths::metadata(&name)) {
+            if let [found] = ruby::metadata_version(&text).as_slice() {
+                cookbook_versions.insert(name, found.value.clone());
+            }
+        }
+    }
+    let package_version = match read_text(&tree, paths::MAKEFILE) {
+        Ok(Some(text)) => match makefile::variable(&text, "VERSION").as_slice() {
+            [found] => Some(found.value.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    Ok(Baseline {
+        label: rev.to_string(),
+        changed,
+        cookbook_versions,
+        package_version,
+    })
+}
+
+/// The git directory's hooks folder (honours core.hooksPath and worktrees).
+pub fn hooks_dir(runner: &Runner, root: &Path) -> Result<std::path::PathBuf> {
+    let out = runner.git(
+        root,
+        &["rev-parse", "--path-format=absolute", "--git-path", "hooks"],
+    )?;
+    Ok(std::path::PathBuf::from(
+        String::from_utf8_lossy(&out).trim(),
+    ))
+}
+
+/// The root's path inside its repository (`""` at the top level).
+pub fn prefix(runner: &Runner, root: &Path) -> Result<String> {
+    let out = runner.git(root, &["rev-parse", "--show-prefix"])?;
+    Ok(String::from_utf8_lossy(&out)
+        .trim()
+        .trim_end_matches('/')
+        .to_string())
+}
