@@ -1,5 +1,6 @@
 //! `cargo xtask`: the edge-cloud-infra base VM image release as a few safe commands.
 
+mod artifactory;
 mod build_image;
 mod build_package;
 mod bump_base_image;

@@ -1,0 +1,947 @@
+//! `build-package` end to end: real make and dpkg-deb on a copy of the
+//! rendition, and a small HTTP server on 127.0.0.1 standing in for Artifactory.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use common::{Layout, TempDir, Tree};
+
+const PKG_DIR: &str = "openstack-tenant/packages/mobiledgex";
+const DEB: &str = "openstack-tenant/packages/mobiledgex/mobiledgex_3.0.1_amd64.deb";
+const USER: &str = "alice";
+/// Distinctive, with a quote and a backslash to exercise the curl config escaping.
+const PASSWORD: &str = r#"Pa55-w0rd"q\uote-zebra"#;
+
+/// One request as the server read it.
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+type Handler = dyn Fn(&Request) -> (u16, String) + Send + Sync;
+
+/// A one-request-per-connection HTTP/1.1 server that records every request.
+struct Server {
+    base: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Server {
+    fn start(handler: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        let handler: Arc<Handler> = Arc::new(handler);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                if let Some(request) = serve(stream, handler.as_ref()) {
+                    recorded.lock().unwrap().push(request);
+                }
+            }
+        });
+        Server {
+            base: format!("http://127.0.0.1:{port}/artifactory"),
+            requests,
+        }
+    }
+
+    /// HEAD answers `head`; PUT answers like Artifactory (201 and the stored
+    /// checksums, computed from what arrived) unless `put` says otherwise.
+    fn artifactory(head: u16, put: Option<(u16, &'static str)>) -> Server {
+        Server::start(move |request| match request.method.as_str() {
+            "HEAD" => (head, String::new()),
+            "PUT" => match put {
+                Some((code, body)) => (code, body.to_string()),
+                None => (201, artifactory_answer(&request.body)),
+            },
+            _ => (405, String::new()),
+        })
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn artifactory_answer(body: &[u8]) -> String {
+    format!(
+        "{{\n  \"repo\" : \"packages\",\n  \"path\" : \"/pool/mobiledgex_3.0.1_amd64.deb\",\n  \"checksums\" : {{\n    \"sha1\" : \"{}\",\n    \"md5\" : \"{}\"\n  }}\n}}",
+        digest("sha1sum", body),
+        digest("md5sum", body)
+    )
+}
+
+fn serve(stream: TcpStream, handler: &Handler) -> Option<Request> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let mut request = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    let mut out = stream;
+    if request
+        .header("Expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
+        out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok()?;
+    }
+    let length: usize = request
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    request.body = body;
+    let (code, answer) = handler(&request);
+    let reason = match code {
+        200 => "OK",
+        201 => "Created",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        _ => "Whatever",
+    };
+    let head = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        answer.len()
+    );
+    out.write_all(head.as_bytes()).ok()?;
+    if request.method != "HEAD" {
+        out.write_all(answer.as_bytes()).ok()?;
+    }
+    Some(request)
+}
+
+/// `md5sum`/`sha1sum` of bytes: the tools' own answer, not the xtask's code.
+fn digest(tool: &str, bytes: &[u8]) -> String {
+    let mut child = Command::new(tool)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn base64(input: &[u8]) -> String {
+    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A home folder of its own, so the machine's ~/.artifactory.creds is never read;
+/// the environment's ARTIFACTORY_* are blanked (empty counts as unset).
+struct Env {
+    home: TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    fn new() -> Env {
+        let home = TempDir::new("home");
+        let vars = vec![
+            (
+                "HOME".to_string(),
+                home.path().to_string_lossy().into_owned(),
+            ),
+            ("ARTIFACTORY_USER".to_string(), String::new()),
+            ("ARTIFACTORY_PASSWORD".to_string(), String::new()),
+            ("ARTIFACTORY_URL".to_string(), String::new()),
+        ];
+        Env { home, vars }
+    }
+
+    fn set(mut self, key: &str, value: &str) -> Env {
+        self.vars.retain(|(k, _)| k != key);
+        self.vars.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    fn creds_file(self, text: &str, mode: u32) -> Env {
+        let path = self.home.path().join(".artifactory.creds");
+        fs::write(&path, text).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
+    /// Puts a `curl` first on PATH that logs its arguments, then runs the real one.
+    fn logging_curl(self, dir: &Path) -> Env {
+        let real = which("curl");
+        let script = format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}/curl-args.log'\nexec '{}' \"$@\"\n",
+            dir.display(),
+            real
+        );
+        let wrapper = dir.join("curl");
+        fs::write(&wrapper, script).unwrap();
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+        self.set("PATH", &path)
+    }
+
+    fn run(&self, tree: &Tree, args: &[&str]) -> common::Run {
+        let env: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        tree.xtask_env(args, &env)
+    }
+}
+
+fn which(tool: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} must be installed for this test"
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Every log the xtask wrote in the tree, concatenated.
+fn logs(tree: &Tree) -> String {
+    let dir = tree.path("target/xtask/logs");
+    let mut all = String::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries {
+            all.push_str(&fs::read_to_string(entry.unwrap().path()).unwrap());
+        }
+    }
+    all
+}
+
+/// Whether the runner started step `n/N` (plan lines are indented, the runner's are not).
+fn ran(stdout: &str, step: &str) -> bool {
+    stdout.lines().any(|line| line.starts_with(step))
+}
+
+fn log_count(tree: &Tree) -> usize {
+    fs::read_dir(tree.path("target/xtask/logs")).map_or(0, |d| d.count())
+}
+
+fn dpkg_field(deb: &Path, field: &str) -> String {
+    let out = Command::new("dpkg-deb")
+        .arg("--field")
+        .arg(deb)
+        .arg(field)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Files added since `before`, and files changed or removed (which must be none).
+fn added_and_changed(
+    before: &BTreeMap<String, (Vec<u8>, u32)>,
+    after: &BTreeMap<String, (Vec<u8>, u32)>,
+) -> (Vec<String>, Vec<String>) {
+    let added = after
+        .keys()
+        .filter(|k| !before.contains_key(*k))
+        .cloned()
+        .collect();
+    let changed = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    (added, changed)
+}
+
+#[test]
+fn builds_and_verifies_the_deb_with_real_make_and_dpkg_deb() {
+    let tree = Tree::new(Layout::A);
+    // Left over from an earlier build: `make clean` must remove it.
+    fs::create_dir_all(tree.path(&format!("{PKG_DIR}/mobiledgex_3.0.1"))).unwrap();
+    tree.write(
+        &format!("{PKG_DIR}/mobiledgex_3.0.1/stale.txt"),
+        "old build\n",
+    );
+    let before = tree.snapshot();
+
+    let run = Env::new().run(&tree, &["build-package", "--yes"]);
+    run.assert_code(0);
+    for step in [
+        "[1/3] make clean",
+        "[2/3] make",
+        "[3/3] verify mobiledgex_3.0.1_amd64.deb",
+    ] {
+        assert!(ran(&run.stdout, step), "{step} did not run:\n{}", run.all());
+    }
+    for line in [
+        "  $ cd openstack-tenant/packages/mobiledgex && make clean",
+        "  $ cd openstack-tenant/packages/mobiledgex && PUBLISH=no make",
+        "verified: Package mobiledgex, Version 3.0.1",
+        "Package NOT published to Artifactory",
+    ] {
+        assert!(
+            run.stdout.contains(line),
+            "missing {line:?} in:\n{}",
+            run.all()
+        );
+    }
+    assert_eq!(
+        run.stdout.matches("  done in ").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+
+    // The .deb, read back with the real dpkg-deb.
+    let deb = tree.path(DEB);
+    assert_eq!(dpkg_field(&deb, "Package"), "mobiledgex");
+    assert_eq!(dpkg_field(&deb, "Version"), "3.0.1");
+    let depends = dpkg_field(&deb, "Depends");
+    for dep in [
+        "kubeadm (= 1.18.20-00)",
+        "docker-ce (= 5:20.10.13~3-0~ubuntu-bionic)",
+        "open-vm-tools (>= 2:11.0.5-4ubuntu0.18.04.1)",
+    ] {
+        assert!(depends.contains(dep), "{dep} not in {depends}");
+    }
+
+    // Nothing of the tree changed; what is new is the build output and the logs.
+    let (added, changed) = added_and_changed(&before, &tree.snapshot());
+    assert_eq!(
+        changed,
+        vec![format!("{PKG_DIR}/mobiledgex_3.0.1/stale.txt")],
+        "only the stale build output goes"
+    );
+    assert!(!tree
+        .path(&format!("{PKG_DIR}/mobiledgex_3.0.1/stale.txt"))
+        .exists());
+    for file in &added {
+        assert!(
+            file == DEB
+                || file.starts_with(&format!("{PKG_DIR}/mobiledgex_3.0.1/"))
+                || file.starts_with("target/xtask/logs/"),
+            "unexpected new file {file}"
+        );
+    }
+    assert!(added.contains(&format!("{PKG_DIR}/mobiledgex_3.0.1/DEBIAN/control")));
+    assert_eq!(log_count(&tree), 3);
+    assert!(logs(&tree).contains("dpkg-deb: building package 'mobiledgex'"));
+}
+
+#[test]
+fn dry_run_and_no_terminal_run_nothing() {
+    let tree = Tree::new(Layout::A);
+    let before = tree.snapshot();
+    let env = Env::new()
+        .set("ARTIFACTORY_USER", USER)
+        .set("ARTIFACTORY_PASSWORD", PASSWORD);
+    for publish in [false, true] {
+        let mut args = vec!["build-package"];
+        if publish {
+            args.extend([
+                "--publish",
+                "--artifactory",
+                "http://127.0.0.1:9/artifactory",
+            ]);
+        }
+
+        let dry = env.run(&tree, &[args.as_slice(), &["--dry-run"]].concat());
+        dry.assert_code(0);
+        assert!(
+            dry.stdout.contains(
+                "[1/N] make clean"
+                    .replace('N', if publish { "5" } else { "3" })
+                    .as_str()
+            ),
+            "{}",
+            dry.all()
+        );
+        assert!(dry
+            .stdout
+            .contains("dry run: nothing was written and nothing was run"));
+        assert!(!ran(&dry.stdout, "[1/"), "{}", dry.stdout);
+        assert_eq!(dry.stdout.contains("(irreversible)"), publish);
+        if publish {
+            assert!(dry
+                .stdout
+                .contains(";deb.distribution=cirrus;deb.component=main;deb.architecture=amd64"));
+            assert!(
+                dry.stdout
+                    .contains("user alice from ARTIFACTORY_USER/ARTIFACTORY_PASSWORD"),
+                "{}",
+                dry.all()
+            );
+        }
+
+        let refused = env.run(&tree, &args);
+        refused.assert_code(2);
+        assert!(
+            refused.stderr.contains("not a terminal"),
+            "{}",
+            refused.all()
+        );
+
+        env.run(&tree, &[args.as_slice(), &["--yes", "--dry-run"]].concat())
+            .assert_code(2);
+    }
+    assert_eq!(tree.snapshot(), before, "nothing may be written");
+    assert_eq!(log_count(&tree), 0, "nothing may be run");
+}
+
+#[test]
+fn check_errors_stop_before_anything_runs() {
+    let tree = Tree::new(Layout::A);
+    tree.edit("vmlayer/props.go", "\"3.0.1\"", "\"3.0.2\"");
+    let before = tree.snapshot();
+    let run = Env::new().run(&tree, &["build-package", "--yes"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("error[package-version]"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("cargo xtask check"), "{}", run.all());
+    assert!(!ran(&run.stdout, "[1/3]"));
+    assert_eq!(tree.snapshot(), before);
+}
+
+#[test]
+fn a_missing_tool_stops_before_anything_runs() {
+    let tree = Tree::new(Layout::A);
+    let before = tree.snapshot();
+    let bin = TempDir::new("path-make-only");
+    std::os::unix::fs::symlink(which("make"), bin.path().join("make")).unwrap();
+    let run = Env::new()
+        .set("PATH", &bin.path().to_string_lossy())
+        .run(&tree, &["build-package", "--yes"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("dpkg-deb"), "{}", run.all());
+    assert!(run.stderr.contains("brew install dpkg"), "{}", run.all());
+    assert!(
+        !run.stderr.contains("  make:"),
+        "make is there: {}",
+        run.all()
+    );
+    assert_eq!(tree.snapshot(), before);
+}
+
+/// A package step that writes a Depends other than `dependencies` says: the
+/// Makefile's recipe rewrites the control file and rebuilds the .deb.
+#[test]
+fn a_depends_mismatch_is_detected_and_nothing_is_published() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        &format!("{PKG_DIR}/Makefile"),
+        "\t../build.sh $(PACKAGE) $(VERSION) $(DISTRIBUTION) $(COMPONENT)\n",
+        "\t../build.sh $(PACKAGE) $(VERSION) $(DISTRIBUTION) $(COMPONENT)\n\
+         \tsed -i -e 's/kubelet (= 1.18.20-00)/kubelet (= 1.18.19-00)/' -e 's/, unzip ([^)]*)//' $(PKGDIR)/DEBIAN/control\n\
+         \tdpkg-deb --root-owner-group --build $(PKGDIR) $(DEBFILE)\n",
+    );
+    let server = Server::artifactory(404, None);
+    let run = Env::new()
+        .set("ARTIFACTORY_USER", USER)
+        .set("ARTIFACTORY_PASSWORD", PASSWORD)
+        .run(
+            &tree,
+            &[
+                "build-package",
+                "--publish",
+                "--artifactory",
+                &server.base,
+                "--yes",
+            ],
+        );
+    run.assert_code(1);
+    let err = &run.stderr;
+    assert!(err.contains("does not match the tree"), "{}", run.all());
+    assert!(
+        err.contains("Depends has `kubelet (= 1.18.19-00)`, openstack-tenant/packages/mobiledgex/dependencies:23 says `kubelet (= 1.18.20-00)`"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        err.contains("Depends lacks `unzip (>= 6.0-21ubuntu1)`"),
+        "{}",
+        run.all()
+    );
+    assert!(err.contains("Nothing was published"));
+    assert!(!ran(&run.stdout, "[4/5]"), "{}", run.stdout);
+    assert!(
+        server.requests().is_empty(),
+        "no request may reach Artifactory"
+    );
+}
+
+#[test]
+fn make_rewriting_package_version_go_is_reported() {
+    let tree = Tree::new(Layout::A);
+    // Still the right version for `check`, but not what build-vers writes.
+    tree.edit(
+        "version/package-version.go",
+        "package version\n",
+        "// Code generated by version.sh.\npackage version\n",
+    );
+    let run = Env::new().run(&tree, &["build-package", "--yes"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("make rewrote version/package-version.go"),
+        "{}",
+        run.all()
+    );
+    assert!(!ran(&run.stdout, "[3/3]"));
+}
+
+#[test]
+fn publishes_with_checksums_matrix_parameters_and_basic_auth() {
+    let tree = Tree::new(Layout::A);
+    let server = Server::artifactory(404, None);
+    let wrap = TempDir::new("curl-wrapper");
+    let env = Env::new()
+        .creds_file(&format!("{USER}:{PASSWORD}\nsecond line ignored\n"), 0o600)
+        .logging_curl(wrap.path());
+    let run = env.run(
+        &tree,
+        &[
+            "build-package",
+            "--publish",
+            "--artifactory",
+            &server.base,
+            "--yes",
+        ],
+    );
+    run.assert_code(0);
+    assert!(ran(
+        &run.stdout,
+        "[4/5] check Artifactory for mobiledgex_3.0.1_amd64.deb"
+    ));
+    assert!(ran(
+        &run.stdout,
+        "[5/5] upload mobiledgex_3.0.1_amd64.deb to Artifactory (irreversible)"
+    ));
+    assert!(
+        run.stdout.contains("not in Artifactory yet (HTTP 404)"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stdout.contains(&format!(
+        "published: {}/packages/pool/mobiledgex_3.0.1_amd64.deb",
+        server.base
+    )));
+    assert!(
+        run.stdout.contains(&format!("user {USER} from ")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.contains("warning"),
+        "a 0600 file is fine: {}",
+        run.stderr
+    );
+
+    let deb = fs::read(tree.path(DEB)).unwrap();
+    let requests = server.requests();
+    let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["HEAD", "PUT"]);
+    let auth = format!("Basic {}", base64(format!("{USER}:{PASSWORD}").as_bytes()));
+    let (head, put) = (&requests[0], &requests[1]);
+    assert_eq!(
+        head.path,
+        "/artifactory/packages/pool/mobiledgex_3.0.1_amd64.deb"
+    );
+    assert_eq!(head.header("Authorization"), Some(auth.as_str()));
+    assert_eq!(
+        put.path,
+        "/artifactory/packages/pool/mobiledgex_3.0.1_amd64.deb;deb.distribution=cirrus;deb.component=main;deb.architecture=amd64"
+    );
+    assert_eq!(put.header("Authorization"), Some(auth.as_str()));
+    assert_eq!(
+        put.header("X-Checksum-MD5"),
+        Some(digest("md5sum", &deb).as_str())
+    );
+    assert_eq!(
+        put.header("X-Checksum-Sha1"),
+        Some(digest("sha1sum", &deb).as_str())
+    );
+    assert!(put.body == deb, "the uploaded bytes are the .deb");
+
+    // The password shows nowhere: not in curl's arguments, output or logs.
+    let curl_args = fs::read_to_string(wrap.path().join("curl-args.log")).unwrap();
+    assert_eq!(
+        curl_args.lines().count(),
+        2,
+        "both requests went through the wrapper: {curl_args}"
+    );
+    assert!(curl_args.contains("--config -"));
+    for (what, text) in [
+        ("curl's arguments", &curl_args),
+        ("the output", &run.all()),
+        ("the logs", &logs(&tree)),
+    ] {
+        assert!(
+            !text.contains("zebra"),
+            "the password shows in {what}:\n{text}"
+        );
+        assert!(
+            !text.contains(&base64(format!("{USER}:{PASSWORD}").as_bytes())),
+            "in {what}"
+        );
+    }
+    assert_eq!(log_count(&tree), 5);
+}
+
+#[test]
+fn environment_credentials_come_first() {
+    let tree = Tree::new(Layout::A);
+    let server = Server::artifactory(404, None);
+    let run = Env::new()
+        .creds_file("mallory:wrong\n", 0o644)
+        .set("ARTIFACTORY_USER", "bob")
+        .set("ARTIFACTORY_PASSWORD", "env-zebra-secret")
+        .run(
+            &tree,
+            &[
+                "build-package",
+                "--publish",
+                "--artifactory",
+                &server.base,
+                "--yes",
+            ],
+        );
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .contains("user bob from ARTIFACTORY_USER/ARTIFACTORY_PASSWORD"),
+        "{}",
+        run.stdout
+    );
+    let auth = format!("Basic {}", base64(b"bob:env-zebra-secret"));
+    for request in server.requests() {
+        assert_eq!(request.header("Authorization"), Some(auth.as_str()));
+    }
+    assert!(!run.all().contains("zebra") && !logs(&tree).contains("zebra"));
+}
+
+#[test]
+fn a_creds_file_readable_by_others_is_warned_about() {
+    let tree = Tree::new(Layout::A);
+    let server = Server::artifactory(404, None);
+    let run = Env::new()
+        .creds_file(&format!("{USER}:{PASSWORD}\n"), 0o644)
+        .run(
+            &tree,
+            &[
+                "build-package",
+                "--publish",
+                "--artifactory",
+                &server.base,
+                "--yes",
+            ],
+        );
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("can be read by other users (mode 644)"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("chmod 600"), "{}", run.all());
+}
+
+#[test]
+fn an_existing_version_is_refused_before_uploading() {
+    let tree = Tree::new(Layout::A);
+    let server = Server::artifactory(200, None);
+    let run = Env::new()
+        .set("ARTIFACTORY_USER", USER)
+        .set("ARTIFACTORY_PASSWORD", PASSWORD)
+        .run(
+            &tree,
+            &[
+                "build-package",
+                "--publish",
+                "--artifactory",
+                &server.base,
+                "--yes",
+            ],
+        );
+    run.assert_code(1);
+    let methods: Vec<String> = server.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, ["HEAD"], "no PUT after a 200");
+    assert!(
+        run.stderr
+            .contains("is already in Artifactory (HTTP 200); nothing was uploaded"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stderr.contains("VERSION must be raised"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stderr
+            .contains("delete mobiledgex_3.0.1_amd64.deb from packages/pool"),
+        "{}",
+        run.all()
+    );
+    assert!(!ran(&run.stdout, "[5/5]"));
+}
+
+#[test]
+fn a_server_error_on_put_fails_the_command() {
+    let tree = Tree::new(Layout::A);
+    let server = Server::artifactory(
+        404,
+        Some((
+            500,
+            "{\"errors\":[{\"status\":500,\"message\":\"disk full\"}]}",
+        )),
+    );
+    let run = Env::new()
+        .set("ARTIFACTORY_USER", USER)
+        .set("ARTIFACTORY_PASSWORD", PASSWORD)
+        .run(
+            &tree,
+            &[
+                "build-package",
+                "--publish",
+                "--artifactory",
+                &server.base,
+                "--yes",
+            ],
+        );
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("refused the upload of mobiledgex_3.0.1_amd64.deb (HTTP 500)"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("disk full"));
+    assert!(!run.stdout.contains("published:"));
+}
+
+#[test]
+fn checksums_that_differ_in_the_answer_fail_the_command() {
+    let tree = Tree::new(Layout::A);
+    let wrong = "{\"checksums\": {\"md5\": \"00000000000000000000000000000000\", \"sha1\": \"0000000000000000000000000000000000000000\"}}";
+    let server = Server::artifactory(404, Some((201, wrong)));
+    let run = Env::new()
+        .set("ARTIFACTORY_USER", USER)
+        .set("ARTIFACTORY_PASSWORD", PASSWORD)
+        .run(
+            &tree,
+            &[
+                "build-package",
+                "--publish",
+                "--artifactory",
+                &server.base,
+                "--yes",
+            ],
+        );
+    run.assert_code(1);
+    assert!(run.stderr.contains("its checksums differ"), "{}", run.all());
+    assert!(run
+        .stderr
+        .contains("md5 00000000000000000000000000000000, the .deb has"));
+}
+
+#[test]
+fn refused_credentials_and_an_unreachable_server_fail_before_uploading() {
+    let tree = Tree::new(Layout::A);
+    let server = Server::artifactory(401, None);
+    let env = Env::new()
+        .set("ARTIFACTORY_USER", USER)
+        .set("ARTIFACTORY_PASSWORD", PASSWORD);
+    let run = env.run(
+        &tree,
+        &[
+            "build-package",
+            "--publish",
+            "--artifactory",
+            &server.base,
+            "--yes",
+        ],
+    );
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("Artifactory refused the credentials (HTTP 401)"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(server.requests().len(), 1);
+
+    // Nobody listens on a port just closed: curl fails, the log path is printed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = env.run(
+        &tree,
+        &[
+            "build-package",
+            "--publish",
+            "--artifactory",
+            &format!("http://127.0.0.1:{port}"),
+            "--yes",
+        ],
+    );
+    run.assert_code(1);
+    assert!(ran(&run.stdout, "[4/5] check Artifactory"), "{}", run.all());
+    assert!(run.stdout.contains("failed (exit 7)"), "{}", run.all());
+    assert!(run.stdout.contains("full log: "), "{}", run.all());
+    assert!(!ran(&run.stdout, "[5/5]"));
+}
+
+#[test]
+fn missing_credentials_without_a_terminal_run_nothing() {
+    let tree = Tree::new(Layout::A);
+    let before = tree.snapshot();
+    let server = Server::artifactory(404, None);
+    let run = Env::new().run(
+        &tree,
+        &[
+            "build-package",
+            "--publish",
+            "--artifactory",
+            &server.base,
+            "--yes",
+        ],
+    );
+    run.assert_code(2);
+    for text in [
+        "ARTIFACTORY_USER and ARTIFACTORY_PASSWORD",
+        "~/.artifactory.creds",
+        "on a terminal",
+        "Nothing was run",
+    ] {
+        assert!(run.stderr.contains(text), "{text:?} in {}", run.all());
+    }
+    assert!(server.requests().is_empty());
+    assert_eq!(tree.snapshot(), before);
+
+    // Half the environment is a mistake, not a reason to look elsewhere.
+    let run = Env::new().set("ARTIFACTORY_USER", USER).run(
+        &tree,
+        &[
+            "build-package",
+            "--publish",
+            "--artifactory",
+            &server.base,
+            "--yes",
+        ],
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("ARTIFACTORY_USER is set but ARTIFACTORY_PASSWORD is not"),
+        "{}",
+        run.all()
+    );
+
+    let run = Env::new().creds_file("no-colon-here\n", 0o600).run(
+        &tree,
+        &[
+            "build-package",
+            "--publish",
+            "--artifactory",
+            &server.base,
+            "--yes",
+        ],
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains(".artifactory.creds:1: expected `user:password`"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(tree.snapshot(), before);
+}
+
+#[test]
+fn a_bad_artifactory_url_is_bad_input() {
+    let tree = Tree::new(Layout::A);
+    let before = tree.snapshot();
+    let env = Env::new()
+        .set("ARTIFACTORY_USER", USER)
+        .set("ARTIFACTORY_PASSWORD", PASSWORD);
+    for url in [
+        "artifactory.example.com",
+        "ftp://host/x",
+        "https://alice:pw@host/artifactory",
+    ] {
+        let run = env.run(
+            &tree,
+            &["build-package", "--publish", "--artifactory", url, "--yes"],
+        );
+        run.assert_code(2);
+        assert!(run.stderr.contains("--artifactory"), "{}", run.all());
+    }
+    // ARTIFACTORY_URL is read too.
+    let run = Env::new()
+        .set("ARTIFACTORY_URL", "ftp://host/x")
+        .run(&tree, &["build-package", "--publish", "--dry-run"]);
+    run.assert_code(2);
+    assert_eq!(tree.snapshot(), before);
+}
