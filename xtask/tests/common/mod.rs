@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const RENDITION: [&str; 4] = ["openstack-tenant", "chef", "vmlayer", "version"];
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn fixtures() -> PathBuf {
@@ -33,7 +36,8 @@ impl TempDir {
     pub fn new(label: &str) -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("xtask-test-{}-{label}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("xtask-test-{}-{label}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -57,7 +61,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         let name = entry.file_name();
         let name_str = name.to_string_lossy();
-        if name_str == "target" || name_str.ends_with(".deb") || name_str.starts_with("mobiledgex_") {
+        if name_str == "target" || name_str.ends_with(".deb") || name_str.starts_with("mobiledgex_")
+        {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
@@ -137,13 +142,24 @@ impl Tree {
 
     pub fn git(&self, args: &[&str]) -> Output {
         let out = Command::new("git")
-            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .current_dir(self.root())
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     }
 
@@ -152,7 +168,12 @@ impl Tree {
         let mut files = BTreeMap::new();
         for entry in walkdir::WalkDir::new(self.root()).sort_by_file_name() {
             let entry = entry.unwrap();
-            let rel = entry.path().strip_prefix(self.root()).unwrap().to_string_lossy().into_owned();
+            let rel = entry
+                .path()
+                .strip_prefix(self.root())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if rel.starts_with(".git/") || rel == ".git" || !entry.file_type().is_file() {
                 continue;
             }
@@ -182,7 +203,11 @@ pub struct Run {
 
 impl Run {
     pub fn assert_code(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "exit status\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit status\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -193,7 +218,11 @@ impl Run {
 
 pub fn xtask_in(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.arg("-C").arg(root).arg("--color").arg("never").args(args);
+    cmd.arg("-C")
+        .arg(root)
+        .arg("--color")
+        .arg("never")
+        .args(args);
     cmd.stdin(Stdio::null()).env_remove("NO_COLOR");
     for (k, v) in env {
         cmd.env(k, v);
@@ -253,7 +282,9 @@ pub fn assert_changes_match(before: &Snapshot, after: &Snapshot, name: &str) {
     if blessing() {
         let _ = fs::remove_dir_all(&dir);
         for (path, bytes) in &changed {
-            let bytes = bytes.as_ref().unwrap_or_else(|| panic!("{path} was removed; store removals by hand"));
+            let bytes = bytes
+                .as_ref()
+                .unwrap_or_else(|| panic!("{path} was removed; store removals by hand"));
             let to = dir.join(path);
             fs::create_dir_all(to.parent().unwrap()).unwrap();
             fs::write(to, bytes).unwrap();
@@ -262,17 +293,30 @@ pub fn assert_changes_match(before: &Snapshot, after: &Snapshot, name: &str) {
     }
     let mut want = BTreeMap::new();
     for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-        let entry = entry.unwrap_or_else(|e| panic!("{}: {e} (XTASK_BLESS=1 writes it)", dir.display()));
+        let entry =
+            entry.unwrap_or_else(|e| panic!("{}: {e} (XTASK_BLESS=1 writes it)", dir.display()));
         if entry.file_type().is_file() {
-            let rel = entry.path().strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+            let rel = entry
+                .path()
+                .strip_prefix(&dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             want.insert(rel, fs::read(entry.path()).unwrap());
         }
     }
     let changed_paths: Vec<&String> = changed.keys().collect();
     let want_paths: Vec<&String> = want.keys().collect();
-    assert_eq!(changed_paths, want_paths, "the files that changed, against {}", dir.display());
+    assert_eq!(
+        changed_paths,
+        want_paths,
+        "the files that changed, against {}",
+        dir.display()
+    );
     for (path, bytes) in &want {
-        let got = changed[path].as_ref().unwrap_or_else(|| panic!("{path} was removed"));
+        let got = changed[path]
+            .as_ref()
+            .unwrap_or_else(|| panic!("{path} was removed"));
         assert!(
             got == bytes,
             "{path} differs from {}:\n--- expected\n{}\n--- got\n{}",
@@ -296,7 +340,8 @@ pub fn assert_text_matches(actual: &str, name: &str) {
         fs::write(&path, actual).unwrap();
         return;
     }
-    let want = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (XTASK_BLESS=1 writes it)", path.display()));
+    let want = fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (XTASK_BLESS=1 writes it)", path.display()));
     if actual != want {
         let diff = similar::TextDiff::from_lines(want.as_str(), actual)
             .unified_diff()
@@ -304,4 +349,149 @@ pub fn assert_text_matches(actual: &str, name: &str) {
             .to_string();
         panic!("output differs from {}:\n{diff}", path.display());
     }
+}
+
+/// The fake secrets the fake tools hand out (fake vault) and the tests put in
+/// place (Artifactory API key); none may show in an argument, output or log.
+pub const FAKE_SECRETS: [&str; 4] = [
+    "s3cr3t-root-pw-4242",
+    "S3CR3TGRUBHASH4242",
+    "S3CR3TTOTPKEY4242",
+    "ak-s3cr3t-artifactory-7777",
+];
+
+/// The fake tools of `fixtures/bin` first on PATH, their argument log and
+/// server state in a temp folder, OpenStack credentials and an Artifactory
+/// API key in place (in `$HOME/.mobiledgex/artifactory.apikey`).
+pub struct Fakes {
+    pub dir: TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Fakes {
+    pub fn new() -> Fakes {
+        let dir = TempDir::new("fakes");
+        let home = dir.path().join("home");
+        fs::create_dir_all(home.join(".mobiledgex")).unwrap();
+        fs::write(
+            home.join(".mobiledgex/artifactory.apikey"),
+            format!("{}\n", FAKE_SECRETS[3]),
+        )
+        .unwrap();
+        let path = format!(
+            "{}:{}",
+            fake_bin().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let env = vec![
+            ("PATH".to_string(), path),
+            (
+                "XTASK_FAKE_LOG".into(),
+                dir.path().join("calls.log").display().to_string(),
+            ),
+            (
+                "XTASK_FAKE_STATE".into(),
+                dir.path().join("state").display().to_string(),
+            ),
+            ("HOME".into(), home.display().to_string()),
+            ("USER".into(), "tester".into()),
+            ("OS_AUTH_URL".into(), "http://127.0.0.1:5000/v3".into()),
+            ("OS_USERNAME".into(), "tester".into()),
+            ("OS_CLOUD".into(), String::new()),
+            ("ARTIFACTORY_APIKEY".into(), String::new()),
+            ("XTASK_FAKE_FAIL".into(), String::new()),
+            ("XTASK_FAKE_PACKER_BUILD_LOG".into(), String::new()),
+            ("XTASK_FAKE_CHEF_LOCK".into(), String::new()),
+        ];
+        Fakes { dir, env }
+    }
+
+    /// Sets (or overrides) a variable for the runs; an empty value counts as unset.
+    pub fn set(&mut self, key: &str, value: &str) -> &mut Fakes {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Puts cookbook versions on the fake chef server, as if uploaded before.
+    pub fn seed_cookbooks(&self, cookbooks: &[(&str, &str)]) {
+        for (name, version) in cookbooks {
+            let dir = self.state().join("cookbooks").join(name);
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join(version), format!("seeded {name} {version}\n")).unwrap();
+        }
+    }
+
+    /// What the repository's policies pin, on the server.
+    pub fn seed_rendition_cookbooks(&self) {
+        self.seed_cookbooks(&[
+            ("chef_client_updater", "3.11.0"),
+            ("setup_infra", "1.0.2"),
+            ("setup_infra", "1.0.3"),
+            ("run_diagnostics", "1.0.2"),
+            ("upgrade_mobiledgex_package", "1.0.13"),
+            ("upgrade_mobiledgex_package", "1.0.14"),
+        ]);
+    }
+
+    /// Every fake invocation so far, one `<tool> <args…>` a line.
+    pub fn calls(&self) -> Vec<String> {
+        match fs::read_to_string(self.dir.path().join("calls.log")) {
+            Ok(text) => text.lines().map(str::to_string).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn run(&self, tree: &Tree, args: &[&str]) -> Run {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        tree.xtask_env(args, &env)
+    }
+
+    /// No fake secret in the fake tools' arguments, the run's output, or any
+    /// log the xtask wrote under `target/xtask/logs`.
+    pub fn assert_no_secrets(&self, tree: &Tree, run: &Run) {
+        let mut places = vec![
+            (
+                "the fake tools' arguments".to_string(),
+                self.calls().join("\n"),
+            ),
+            ("standard output".to_string(), run.stdout.clone()),
+            ("standard error".to_string(), run.stderr.clone()),
+        ];
+        let logs = tree.path("target/xtask/logs");
+        if logs.is_dir() {
+            for entry in walkdir::WalkDir::new(&logs) {
+                let entry = entry.unwrap();
+                if entry.file_type().is_file() {
+                    let text =
+                        String::from_utf8_lossy(&fs::read(entry.path()).unwrap()).into_owned();
+                    places.push((entry.path().display().to_string(), text));
+                }
+            }
+        }
+        for (place, text) in &places {
+            for secret in FAKE_SECRETS {
+                assert!(
+                    !text.contains(secret),
+                    "the secret {secret} shows in {place}:\n{text}"
+                );
+            }
+        }
+    }
+}
+
+/// The snapshot without the xtask's own logs and state under `target/`.
+pub fn monorepo_files(tree: &Tree) -> Snapshot {
+    tree.snapshot()
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("target/"))
+        .collect()
 }
