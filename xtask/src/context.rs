@@ -30,11 +30,18 @@ impl Context {
     pub fn from_flags(flags: &Xtask) -> Result<Context> {
         let root = match &flags.root {
             Some(dir) => dir.clone(),
-            // The workspace that holds this crate: found once, here.
-            None => Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from(".")),
+            // The workspace that holds this crate: found once, here. `cargo run`
+            // names the crate it runs; the compile-time path is only a fallback,
+            // since checkouts sharing a target folder share this binary.
+            None => {
+                let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+                manifest_dir
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."))
+            }
         };
         let root = root
             .canonicalize()

@@ -138,7 +138,9 @@ pub fn snapshot_date(url: &str) -> Option<Range<usize>> {
 
 /// Checks that a user's `--apt-snapshot` is a real calendar date `YYYY-MM-DD`.
 pub fn validate_snapshot_date(date: &str) -> Result<(), String> {
-    let explain = || format!("`{date}` is not an APT snapshot date: expected a calendar date YYYY-MM-DD, e.g. 2021-02-01");
+    let explain = || {
+        format!("`{date}` is not an APT snapshot date: expected a calendar date YYYY-MM-DD, e.g. 2021-02-01")
+    };
     if snapshot_date(date) != Some(0..date.len()) {
         return Err(explain());
     }
@@ -595,7 +597,19 @@ mod tests {
         for good in ["2021-02-01", "2024-02-29", "2000-02-29", "2021-12-31"] {
             assert!(validate_snapshot_date(good).is_ok(), "{good}");
         }
-        for bad in ["2021-02-30", "2023-02-29", "1900-02-29", "2021-13-01", "2021-00-10", "2021-1-01", "21-02-01", "2021/02/01", "2021-02-01 ", "", "x2021-02-01"] {
+        for bad in [
+            "2021-02-30",
+            "2023-02-29",
+            "1900-02-29",
+            "2021-13-01",
+            "2021-00-10",
+            "2021-1-01",
+            "21-02-01",
+            "2021/02/01",
+            "2021-02-01 ",
+            "",
+            "x2021-02-01",
+        ] {
             assert!(validate_snapshot_date(bad).is_err(), "{bad:?}");
         }
     }

@@ -101,9 +101,17 @@ impl Tree for GitTree<'_> {
     fn list(&self, dir: &str) -> Result<Vec<String>> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         let listing = match &self.rev {
+            // --full-tree: below the repository's top, ls-tree would otherwise keep
+            // only entries under the working directory's prefix, i.e. none.
             Some(rev) => self.runner.git(
                 &self.root,
-                &["ls-tree", "--name-only", "-z", &format!("{rev}:./{prefix}")],
+                &[
+                    "ls-tree",
+                    "--full-tree",
+                    "--name-only",
+                    "-z",
+                    &format!("{rev}:./{prefix}"),
+                ],
             ),
             None => self
                 .runner

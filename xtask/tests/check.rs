@@ -1,0 +1,1997 @@
+//! `cargo xtask check`: every rule of the spec, passing and failing, in both chef
+//! layouts; the git-aware rules in real repositories (`--staged` reads the index,
+//! `--since` the working tree); malformed, missing, doubled and look-alike sites;
+//! the human report (a snapshot, colour off) and `--json`; the pre-commit hook
+//! end to end through a real `git commit`.
+
+mod common;
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{copy_dir, workspace, Layout, Run, TempDir, Tree};
+use serde_json::Value;
+
+const MAKEFILE: &str = "openstack-tenant/packages/mobiledgex/Makefile";
+const DEPENDENCIES: &str = "openstack-tenant/packages/mobiledgex/dependencies";
+const POSTINST: &str = "openstack-tenant/packages/mobiledgex/postinst";
+const PROPS_GO: &str = "vmlayer/props.go";
+const VERSION_GO: &str = "version/package-version.go";
+const PACKER_BUILD_SH: &str = "openstack-tenant/packer/build.sh";
+const RECIPE: &str = "chef/cookbooks/upgrade_mobiledgex_package/recipes/default.rb";
+const ATTRIBUTES: &str = "chef/cookbooks/upgrade_mobiledgex_package/attributes/default.rb";
+const UPGRADE_METADATA: &str = "chef/cookbooks/upgrade_mobiledgex_package/metadata.rb";
+const SETUP_INFRA_METADATA: &str = "chef/cookbooks/setup_infra/metadata.rb";
+const SETUP_INFRA_RECIPE: &str = "chef/cookbooks/setup_infra/recipes/default.rb";
+const RUN_DIAGNOSTICS_METADATA: &str = "chef/cookbooks/run_diagnostics/metadata.rb";
+const RUN_DIAGNOSTICS_RECIPE: &str = "chef/cookbooks/run_diagnostics/recipes/default.rb";
+const BASE_POLICY: &str = "chef/policyfiles/base.rb";
+const BASE_LOCK: &str = "chef/policyfiles/base.lock.json";
+const DOCKER_CRM: &str = "chef/policyfiles/docker_crm.rb";
+const DOCKER_CRM_LOCK: &str = "chef/policyfiles/docker_crm.lock.json";
+
+const OLD_APT: &str = "https://apt.mobiledgex.net/cirrus/2021-02-01";
+
+/// The help of the `cookbook-pin` warning every pristine tree carries on purpose.
+const DOCKER_CRM_PIN_HELP: &str = "nothing, if the policy is meant to stay on 1.0.2; to use the repository's cookbook: pin '= 1.0.3' in chef/policyfiles/docker_crm.rb, then (cd chef && rm -f policyfiles/docker_crm.lock.json && chef install policyfiles/docker_crm.rb)";
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// `rel:N`, N being the one line of `rel` that starts with `needle` (after indentation).
+fn at(tree: &Tree, rel: &str, needle: &str) -> String {
+    let text = tree.read(rel);
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_start().starts_with(needle))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(lines.len(), 1, "{needle:?} in {rel}: lines {lines:?}");
+    format!("{rel}:{}", lines[0])
+}
+
+/// Where chef's mobiledgex package version lives in each layout.
+fn chef_version_site(tree: &Tree, layout: Layout) -> String {
+    match layout {
+        Layout::B => at(tree, BASE_POLICY, "default['mobiledgeXPackageVersion']"),
+        _ => at(tree, ATTRIBUTES, "defaultMobiledgeXPackageVersion = "),
+    }
+}
+
+/// Where chef's APT snapshot lives in each layout.
+fn chef_apt_site(tree: &Tree, layout: Layout) -> String {
+    match layout {
+        Layout::B => at(
+            tree,
+            BASE_POLICY,
+            "default['upgrade_mobiledgex_package']['repo']",
+        ),
+        // The `uri` right below `apt_repository 'bionic' do` (not the 'cirrus' block's).
+        _ => {
+            let opening = at(tree, RECIPE, "apt_repository 'bionic'");
+            let line: usize = opening.rsplit(':').next().unwrap().parse().unwrap();
+            assert!(tree
+                .read(RECIPE)
+                .lines()
+                .nth(line)
+                .unwrap()
+                .trim_start()
+                .starts_with("uri '"));
+            format!("{RECIPE}:{}", line + 1)
+        }
+    }
+}
+
+fn makefile_site(tree: &Tree) -> String {
+    at(tree, MAKEFILE, "VERSION = ")
+}
+
+/// `dependencies:N` of the pin of `name` (padded with spaces or tabs).
+fn deps_site(tree: &Tree, name: &str) -> String {
+    let text = tree.read(DEPENDENCIES);
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.split_whitespace().next() == Some(name))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(lines.len(), 1, "{name} in {DEPENDENCIES}: lines {lines:?}");
+    format!("{DEPENDENCIES}:{}", lines[0])
+}
+
+/// docker_crm pins setup_infra at the repository's 1.0.3, its lock following:
+/// the tree then has no finding at all.
+fn align_docker_crm(tree: &Tree) {
+    tree.edit(
+        DOCKER_CRM,
+        "cookbook 'setup_infra', '= 1.0.2'",
+        "cookbook 'setup_infra', '= 1.0.3'",
+    );
+    // The lock as `chef install` would rewrite it (only the version matters here).
+    let mut lock: Value = serde_json::from_str(&tree.read(DOCKER_CRM_LOCK)).unwrap();
+    lock["cookbook_locks"]["setup_infra"]["version"] = "1.0.3".into();
+    tree.write(
+        DOCKER_CRM_LOCK,
+        &serde_json::to_string_pretty(&lock).unwrap(),
+    );
+}
+
+/// Runs the binary on `root` with exactly these arguments (colour choice included).
+fn xtask_raw(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("-C")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Text without its ANSI colour sequences (`ESC [ … m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The keys of a JSON object, sorted (serde_json may keep insertion order).
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+/// Sets the three base image sites (not chef's) from 3.0.1 to `to`.
+fn set_base_image(tree: &Tree, to: &str) {
+    tree.edit(MAKEFILE, "VERSION = 3.0.1", &format!("VERSION = {to}"));
+    tree.edit(
+        PROPS_GO,
+        "var MEXInfraVersion = \"3.0.1\"",
+        &format!("var MEXInfraVersion = \"{to}\""),
+    );
+    tree.edit(
+        VERSION_GO,
+        "var MobiledgeXPackageVersion = \"3.0.1\"",
+        &format!("var MobiledgeXPackageVersion = \"{to}\""),
+    );
+}
+
+/// One finding of the human report: its first line, `-->` locations, help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Block {
+    head: String,
+    locations: Vec<String>,
+    help: Option<String>,
+}
+
+/// Every finding of a human report, in order.
+fn blocks(report: &str) -> Vec<Block> {
+    let mut found: Vec<Block> = Vec::new();
+    for line in report.lines() {
+        if line.starts_with("error[") || line.starts_with("warning[") {
+            found.push(Block {
+                head: line.to_string(),
+                locations: Vec::new(),
+                help: None,
+            });
+        } else if let Some(block) = found.last_mut() {
+            if let Some(location) = line.strip_prefix("  --> ") {
+                block.locations.push(location.to_string());
+            } else if let Some(help) = line.strip_prefix("  = help: ") {
+                assert!(block.help.is_none(), "two help lines in {block:?}");
+                block.help = Some(help.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The one finding whose first line starts with `head` (`error[rule]: message…`).
+fn finding(run: &Run, head: &str) -> Block {
+    let all = blocks(&run.stdout);
+    let matching: Vec<&Block> = all.iter().filter(|b| b.head.starts_with(head)).collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "findings starting with {head:?}\nstdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    matching[0].clone()
+}
+
+/// Asserts a finding exactly: its whole first line, every location in order, its help.
+fn expect(run: &Run, head: &str, locations: &[String], help: &str) {
+    let block = finding(run, head);
+    assert_eq!(block.head, head, "first line");
+    assert_eq!(block.locations, locations, "locations of {head}");
+    assert_eq!(block.help.as_deref(), Some(help), "help of {head}");
+}
+
+/// The rules that reported anything, as `severity[rule]`.
+fn heads(run: &Run) -> Vec<String> {
+    blocks(&run.stdout)
+        .into_iter()
+        .map(|b| b.head.split(':').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn assert_no_rule(run: &Run, rule: &str) {
+    assert!(
+        !run.stdout.contains(&format!("[{rule}]")),
+        "{rule} reported:\n{}",
+        run.stdout
+    );
+}
+
+/// Bad input: exit 2, a message naming every `names`, no panic, nothing written.
+fn assert_bad_input(tree: &Tree, args: &[&str], names: &[&str]) -> Run {
+    let before = tree.snapshot();
+    let run = tree.xtask(args);
+    run.assert_code(2);
+    assert!(!run.all().contains("panicked"), "{}", run.stderr);
+    for name in names {
+        assert!(
+            run.stderr.contains(name),
+            "{name:?} not in the message:\n{}",
+            run.stderr
+        );
+    }
+    assert!(tree.snapshot() == before, "a file changed");
+    run
+}
+
+fn check(tree: &Tree) -> Run {
+    tree.xtask(&["check"])
+}
+
+/// Compares with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with UPDATE_SNAPSHOTS=1 to create it",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "{name} differs (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+/// Runs the same scenario as a `#[test]` in each chef layout.
+macro_rules! in_both_layouts {
+    ($($name:ident),* $(,)?) => {
+        mod layout_a {
+            $( #[test] fn $name() { super::$name(super::Layout::A) } )*
+        }
+        mod layout_b {
+            $( #[test] fn $name() { super::$name(super::Layout::B) } )*
+        }
+    };
+}
+
+in_both_layouts!(
+    pristine_tree_passes_with_only_the_intended_warning,
+    package_version_fails_when_a_site_disagrees,
+    package_version_names_every_disagreeing_site,
+    chef_package_version_behind_is_a_warning,
+    chef_package_version_ahead_is_an_error,
+    apt_snapshot_fails_when_packer_and_chef_disagree,
+    chef_client_fails_when_policy_and_dependencies_disagree,
+    kubernetes_fails_when_one_package_is_off,
+    dependencies_syntax_reports_every_bad_line,
+    cookbook_pin_passes_clean_when_pins_equal_metadata,
+    cookbook_pin_newer_than_metadata_is_an_error,
+    policy_lock_fails_when_a_policy_attribute_moves,
+    policy_lock_fails_when_a_lock_is_missing_or_unreadable,
+    cookbook_bump_fails_for_a_staged_change_without_bump,
+    cookbook_bump_helps_with_chef_policy_for_the_upgrade_cookbook,
+    cookbook_bump_passes_when_the_version_was_raised,
+    package_bump_fails_for_a_staged_change_without_version_change,
+    package_bump_passes_when_the_version_was_raised,
+    staged_reads_the_index_not_the_working_tree,
+    staged_passes_a_good_index_despite_a_bad_working_tree,
+    since_judges_the_working_tree_against_a_revision,
+    look_alike_lines_are_never_taken_for_sites,
+    crlf_everywhere_passes,
+    no_final_newline_anywhere_passes,
+    all_findings_come_in_one_run,
+    monorepo_inside_a_larger_repository,
+);
+
+// ---------------------------------------------------------------------------
+// Every rule, passing and failing
+
+fn pristine_tree_passes_with_only_the_intended_warning(layout: Layout) {
+    let tree = Tree::new(layout);
+    let run = check(&tree);
+    run.assert_code(0);
+    expect(
+        &run,
+        "warning[cookbook-pin]: policy docker_crm pins setup_infra 1.0.2, older than the cookbook's 1.0.3 (it uses what was uploaded before)",
+        &[
+            at(&tree, DOCKER_CRM, "cookbook 'setup_infra'"),
+            at(&tree, SETUP_INFRA_METADATA, "version '"),
+        ],
+        DOCKER_CRM_PIN_HELP,
+    );
+    assert_eq!(heads(&run), ["warning[cookbook-pin]"]);
+    assert!(
+        run.stdout.ends_with("check passed with 1 warning\n"),
+        "{}",
+        run.stdout
+    );
+    // Each rule of the spec passes: none of them but the warning has anything to say.
+    for rule in [
+        "package-version",
+        "chef-package-version",
+        "apt-snapshot",
+        "chef-client",
+        "kubernetes",
+        "dependencies-syntax",
+        "policy-lock",
+        "cookbook-bump",
+        "package-bump",
+    ] {
+        assert_no_rule(&run, rule);
+    }
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
+
+#[test]
+fn realistic_tree_passes_clean_of_errors() {
+    let tree = Tree::new(Layout::Realistic);
+    let run = check(&tree);
+    run.assert_code(0);
+    // Several policies pin older cookbooks on purpose: warnings, each with both ends.
+    let pins = [
+        ("docker_crm", "runstatus_handler", "1.0.0", "1.0.1"),
+        ("docker_crm", "upgrade_mobiledgex_package", "1.0.8", "1.0.9"),
+        ("k8s_crm", "setup_infra", "1.0.5", "1.0.7"),
+        ("k8s_crm", "setup_services", "1.0.33", "1.0.35"),
+        ("local_crm", "run_diagnostics", "1.0.3", "1.0.4"),
+    ];
+    for (policy, cookbook, pinned, repo) in pins {
+        let policy_path = format!("chef/policyfiles/{policy}.rb");
+        let block = finding(
+            &run,
+            &format!("warning[cookbook-pin]: policy {policy} pins {cookbook} {pinned}, older than the cookbook's {repo}"),
+        );
+        assert_eq!(
+            block.locations,
+            [
+                at(&tree, &policy_path, &format!("cookbook '{cookbook}'")),
+                at(
+                    &tree,
+                    &format!("chef/cookbooks/{cookbook}/metadata.rb"),
+                    "version '"
+                ),
+            ]
+        );
+    }
+    assert_eq!(heads(&run), vec!["warning[cookbook-pin]"; pins.len()]);
+    assert!(
+        run.stdout.ends_with("check passed with 5 warnings\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn package_version_fails_when_a_site_disagrees(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(PROPS_GO, "\"3.0.1\"", "\"3.0.2\"");
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[package-version]: base image version disagrees: Makefile has 3.0.1, vmlayer/props.go has 3.0.2",
+        &[makefile_site(&tree), at(&tree, PROPS_GO, "var MEXInfraVersion =")],
+        "cargo xtask bump-base-image 3.0.2",
+    );
+    assert!(
+        run.stdout
+            .ends_with("error: check found 1 error and 1 warning\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn package_version_names_every_disagreeing_site(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(VERSION_GO, "\"3.0.1\"", "\"3.0.0\"");
+    tree.edit(PROPS_GO, "\"3.0.1\"", "\"3.1.0\"");
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[package-version]: base image version disagrees: Makefile has 3.0.1, vmlayer/props.go has 3.1.0, version/package-version.go has 3.0.0",
+        &[
+            makefile_site(&tree),
+            at(&tree, PROPS_GO, "var MEXInfraVersion ="),
+            at(&tree, VERSION_GO, "var MobiledgeXPackageVersion"),
+        ],
+        "cargo xtask bump-base-image 3.1.0",
+    );
+}
+
+fn chef_package_version_behind_is_a_warning(layout: Layout) {
+    let tree = Tree::new(layout);
+    set_base_image(&tree, "3.0.2");
+    let run = check(&tree);
+    run.assert_code(0);
+    expect(
+        &run,
+        "warning[chef-package-version]: chef upgrades VMs to mobiledgex 3.0.1, behind the package's 3.0.2 (normal until the new base image is rolled out)",
+        &[chef_version_site(&tree, layout), makefile_site(&tree)],
+        "after the rollout: cargo xtask chef-policy",
+    );
+    assert_no_rule(&run, "package-version");
+    assert!(
+        run.stdout.ends_with("check passed with 2 warnings\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn chef_package_version_ahead_is_an_error(layout: Layout) {
+    let tree = Tree::new(layout);
+    set_base_image(&tree, "3.0.0");
+    let run = check(&tree);
+    run.assert_code(1);
+    let chef = chef_version_site(&tree, layout);
+    expect(
+        &run,
+        "error[chef-package-version]: chef upgrades VMs to mobiledgex 3.0.1, but the package version is 3.0.0: that package is never built",
+        &[chef.clone(), makefile_site(&tree)],
+        &format!("cargo xtask bump-base-image 3.0.1 (or set {chef} back to 3.0.0)"),
+    );
+}
+
+fn apt_snapshot_fails_when_packer_and_chef_disagree(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(
+        PACKER_BUILD_SH,
+        "/cirrus/2021-02-01\"",
+        "/cirrus/2021-03-01\"",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[apt-snapshot]: APT snapshot disagrees: packer builds from 2021-03-01, chef points VMs at 2021-02-01",
+        &[at(&tree, PACKER_BUILD_SH, "APT_REPO="), chef_apt_site(&tree, layout)],
+        "cargo xtask chef-policy --apt-snapshot 2021-03-01",
+    );
+    assert_eq!(
+        heads(&run),
+        ["error[apt-snapshot]", "warning[cookbook-pin]"]
+    );
+}
+
+#[test]
+fn apt_snapshot_tells_a_different_repository_from_a_different_date() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        RECIPE,
+        "uri 'https://apt.mobiledgex.net/cirrus/2021-02-01'",
+        "uri 'https://apt-mirror.example.net/cirrus/2021-02-01'",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[apt-snapshot]: APT repository disagrees: packer builds from https://apt.mobiledgex.net/cirrus/2021-02-01, chef points VMs at https://apt-mirror.example.net/cirrus/2021-02-01",
+        &[at(&tree, PACKER_BUILD_SH, "APT_REPO="), chef_apt_site(&tree, Layout::A)],
+        "cargo xtask chef-policy --apt-snapshot 2021-02-01",
+    );
+}
+
+fn chef_client_fails_when_policy_and_dependencies_disagree(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(DEPENDENCIES, "=17.6.18-1", "=17.6.19-1");
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[chef-client]: chef-client disagrees: chef/policyfiles/base.rb updates to 17.6.18, dependencies pins chef =17.6.19-1",
+        &[
+            at(&tree, BASE_POLICY, "default['chef_client_updater']['version']"),
+            deps_site(&tree, "chef"),
+        ],
+        "cargo xtask deps set chef=17.6.18-1 (or set default['chef_client_updater']['version'] to '17.6.19' in chef/policyfiles/base.rb, then (cd chef && rm -f policyfiles/base.lock.json && chef install policyfiles/base.rb))",
+    );
+}
+
+#[test]
+fn chef_client_fails_when_chef_is_not_pinned() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        DEPENDENCIES,
+        "chef                            =17.6.18-1\n",
+        "",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[chef-client]: chef-client is pinned to 17.6.18 in chef/policyfiles/base.rb, but `chef` is not pinned in dependencies",
+        &[at(&tree, BASE_POLICY, "default['chef_client_updater']['version']")],
+        "add `chef =<version>-1` to openstack-tenant/packages/mobiledgex/dependencies",
+    );
+}
+
+#[test]
+fn chef_client_accepts_the_realistic_double_quoted_attribute() {
+    // "16.9.29" in double quotes ~ =16.9.29-1: passes; moving the pin alone fails.
+    let tree = Tree::new(Layout::Realistic);
+    assert!(tree.read(BASE_POLICY).contains("= \"16.9.29\""));
+    assert_no_rule(&check(&tree), "chef-client");
+    tree.edit(DEPENDENCIES, "=16.9.29-1", "=16.9.30-1");
+    let run = check(&tree);
+    run.assert_code(1);
+    let block = finding(&run, "error[chef-client]: chef-client disagrees");
+    assert_eq!(
+        block.locations,
+        [
+            at(
+                &tree,
+                BASE_POLICY,
+                "default['chef_client_updater']['version']"
+            ),
+            deps_site(&tree, "chef"),
+        ]
+    );
+}
+
+fn kubernetes_fails_when_one_package_is_off(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(
+        DEPENDENCIES,
+        "kubelet                         =1.18.20-00",
+        "kubelet                         =1.18.21-00",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[kubernetes]: kubeadm, kubectl and kubelet must be pinned to one version: kubeadm =1.18.20-00, kubectl =1.18.20-00, kubelet =1.18.21-00",
+        &[
+            deps_site(&tree, "kubeadm"),
+            deps_site(&tree, "kubectl"),
+            deps_site(&tree, "kubelet"),
+        ],
+        "cargo xtask deps set --kubernetes 1.18.21-00",
+    );
+}
+
+#[test]
+fn kubernetes_names_a_package_that_is_not_pinned() {
+    let tree = Tree::new(Layout::Realistic);
+    tree.edit(
+        DEPENDENCIES,
+        "kubectl                         =1.16.2-00\n",
+        "",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[kubernetes]: kubeadm, kubectl and kubelet must be pinned to one version: kubeadm =1.16.2-00, kubelet =1.16.2-00, kubectl not pinned",
+        &[deps_site(&tree, "kubeadm"), deps_site(&tree, "kubelet")],
+        "cargo xtask deps set --kubernetes 1.16.2-00",
+    );
+}
+
+fn dependencies_syntax_reports_every_bad_line(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(
+        DEPENDENCIES,
+        "jq                              >=1.5+dfsg-2",
+        "jq                              >= 1.5+dfsg-2",
+    );
+    tree.edit(
+        DEPENDENCIES,
+        "unzip                           >=6.0-21ubuntu1",
+        "unzip                           >=6.0-21ubuntu1\nsocat-extra\nBadName                         =1.0\nlibfoo                          =1.0:x",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    let help = "edit the line to `name`, blanks, then an operator glued to a Debian version, e.g. `kubeadm                         =1.18.20-00`";
+    let line = |needle: &str| vec![at(&tree, DEPENDENCIES, needle)];
+    expect(
+        &run,
+        "error[dependencies-syntax]: the operator must be glued to the version: `>=1.5+dfsg-2`: `jq                              >= 1.5+dfsg-2`",
+        &line("jq "),
+        help,
+    );
+    expect(
+        &run,
+        "error[dependencies-syntax]: expected `name`, blanks, then a constraint such as `=1.18.20-00`: `socat-extra`",
+        &line("socat-extra"),
+        help,
+    );
+    expect(
+        &run,
+        "error[dependencies-syntax]: `BadName` is not a valid Debian package name: `BadName                         =1.0`",
+        &line("BadName"),
+        help,
+    );
+    let invalid = finding(&run, "error[dependencies-syntax]: invalid Debian version");
+    assert_eq!(invalid.locations, line("libfoo"));
+    assert_eq!(invalid.help.as_deref(), Some(help));
+    assert!(run
+        .stdout
+        .contains("error: check found 4 errors and 1 warning\n"));
+}
+
+fn cookbook_pin_passes_clean_when_pins_equal_metadata(layout: Layout) {
+    let tree = Tree::new(layout);
+    align_docker_crm(&tree);
+    let run = check(&tree);
+    run.assert_code(0);
+    assert!(heads(&run).is_empty(), "{}", run.stdout);
+    assert_eq!(run.stdout, "check passed: every rule holds\n");
+}
+
+fn cookbook_pin_newer_than_metadata_is_an_error(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(SETUP_INFRA_METADATA, "version '1.0.3'", "version '1.0.2'");
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[cookbook-pin]: policy base pins setup_infra 1.0.3, newer than the cookbook's 1.0.2 in the repository",
+        &[
+            at(&tree, BASE_POLICY, "cookbook 'setup_infra'"),
+            at(&tree, SETUP_INFRA_METADATA, "version '"),
+        ],
+        "set `version '1.0.3'` in chef/cookbooks/setup_infra/metadata.rb or pin '= 1.0.2' in chef/policyfiles/base.rb",
+    );
+    // docker_crm now pins exactly the repository's version: no warning left.
+    assert_eq!(heads(&run), ["error[cookbook-pin]"]);
+}
+
+#[test]
+fn cookbook_pin_ignores_cookbooks_from_the_supermarket() {
+    // chef_client_updater (and docker in the realistic tree) are not in chef/cookbooks.
+    let tree = Tree::new(Layout::Realistic);
+    let run = check(&tree);
+    assert!(
+        !run.stdout.contains("chef_client_updater"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("pins docker"), "{}", run.stdout);
+}
+
+fn policy_lock_fails_when_a_policy_attribute_moves(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(BASE_POLICY, "'Etc/UTC'", "'Europe/Berlin'");
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[policy-lock]: chef/policyfiles/base.lock.json is stale: attribute setup_infra.timezone is Europe/Berlin but the lock has \"Etc/UTC\"",
+        &[
+            at(&tree, BASE_POLICY, "default['setup_infra']['timezone']"),
+            format!("{BASE_LOCK}:1"),
+        ],
+        "(cd chef && rm -f policyfiles/base.lock.json && chef install policyfiles/base.rb)",
+    );
+    assert_eq!(heads(&run), ["warning[cookbook-pin]", "error[policy-lock]"]);
+}
+
+#[test]
+fn policy_lock_fails_when_a_pin_moves_without_the_lock() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        DOCKER_CRM,
+        "cookbook 'setup_infra', '= 1.0.2'",
+        "cookbook 'setup_infra', '= 1.0.3'",
+    );
+    tree.edit(
+        DOCKER_CRM,
+        "run_list 'recipe[setup_infra]'",
+        "cookbook 'extra', '= 0.1.0'\nrun_list 'recipe[setup_infra]'",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[policy-lock]: chef/policyfiles/docker_crm.lock.json is stale: extra 0.1.0 is not in the lock; setup_infra is pinned to 1.0.3 but locked at 1.0.2",
+        &[
+            at(&tree, DOCKER_CRM, "cookbook 'extra'"),
+            at(&tree, DOCKER_CRM, "cookbook 'setup_infra'"),
+            format!("{DOCKER_CRM_LOCK}:1"),
+        ],
+        "(cd chef && rm -f policyfiles/docker_crm.lock.json && chef install policyfiles/docker_crm.rb)",
+    );
+}
+
+fn policy_lock_fails_when_a_lock_is_missing_or_unreadable(layout: Layout) {
+    let tree = Tree::new(layout);
+    fs::remove_file(tree.path(DOCKER_CRM_LOCK)).unwrap();
+    tree.write(BASE_LOCK, "{\n  \"name\": \"base\",\n");
+    let run = check(&tree);
+    run.assert_code(1);
+    let block = finding(
+        &run,
+        "error[policy-lock]: chef/policyfiles/base.lock.json cannot be read: not valid JSON",
+    );
+    assert_eq!(block.locations, [format!("{BASE_LOCK}:1")]);
+    assert_eq!(
+        block.help.as_deref(),
+        Some("(cd chef && rm -f policyfiles/base.lock.json && chef install policyfiles/base.rb)")
+    );
+    expect(
+        &run,
+        "error[policy-lock]: policy docker_crm has no lock file chef/policyfiles/docker_crm.lock.json",
+        &[format!("{DOCKER_CRM}:1")],
+        "(cd chef && rm -f policyfiles/docker_crm.lock.json && chef install policyfiles/docker_crm.rb)",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The git-aware rules, in real repositories
+
+fn cookbook_bump_fails_for_a_staged_change_without_bump(layout: Layout) {
+    let tree = Tree::with_git(layout);
+    fs::write(
+        tree.path(SETUP_INFRA_RECIPE),
+        format!("{}\n# swap stays off\n", tree.read(SETUP_INFRA_RECIPE)),
+    )
+    .unwrap();
+    // Without a baseline the git-aware rules do not run.
+    let plain = check(&tree);
+    plain.assert_code(0);
+    assert_no_rule(&plain, "cookbook-bump");
+
+    tree.git(&["add", "-A"]);
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[cookbook-bump]: cookbook setup_infra changed since HEAD (chef/cookbooks/setup_infra/recipes/default.rb) but its version is still 1.0.3",
+        &[at(&tree, SETUP_INFRA_METADATA, "version '")],
+        "set `version '1.0.4'` in chef/cookbooks/setup_infra/metadata.rb and the policyfile pins that name 1.0.3",
+    );
+    assert!(
+        run.stdout
+            .ends_with("error: check found 1 error and 1 warning; the commit is refused\n"),
+        "{}",
+        run.stdout
+    );
+    // The same change judged against HEAD from the working tree.
+    let since = tree.xtask(&["check", "--since", "HEAD"]);
+    since.assert_code(1);
+    finding(
+        &since,
+        "error[cookbook-bump]: cookbook setup_infra changed since HEAD",
+    );
+}
+
+fn cookbook_bump_helps_with_chef_policy_for_the_upgrade_cookbook(layout: Layout) {
+    let tree = Tree::with_git(layout);
+    let recipe = tree.read(RECIPE);
+    tree.write(
+        RECIPE,
+        &recipe.replacen("action :upgrade", "action :install", 1),
+    );
+    tree.git(&["add", RECIPE]);
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[cookbook-bump]: cookbook upgrade_mobiledgex_package changed since HEAD (chef/cookbooks/upgrade_mobiledgex_package/recipes/default.rb) but its version is still 1.0.14",
+        &[at(&tree, UPGRADE_METADATA, "version '")],
+        "cargo xtask chef-policy --offline --cookbook-version 1.0.15",
+    );
+}
+
+fn cookbook_bump_passes_when_the_version_was_raised(layout: Layout) {
+    let tree = Tree::with_git(layout);
+    fs::write(
+        tree.path(RUN_DIAGNOSTICS_RECIPE),
+        format!("{}# collect more\n", tree.read(RUN_DIAGNOSTICS_RECIPE)),
+    )
+    .unwrap();
+    tree.edit(
+        RUN_DIAGNOSTICS_METADATA,
+        "version '1.0.2'",
+        "version '1.0.3'",
+    );
+    tree.git(&["add", "-A"]);
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(0);
+    assert_no_rule(&run, "cookbook-bump");
+    // docker_crm keeps the uploaded 1.0.2 until its lock is regenerated: a warning.
+    finding(&run, "warning[cookbook-pin]: policy docker_crm pins run_diagnostics 1.0.2, older than the cookbook's 1.0.3");
+    tree.xtask(&["check", "--since", "HEAD"]).assert_code(0);
+}
+
+fn package_bump_fails_for_a_staged_change_without_version_change(layout: Layout) {
+    let tree = Tree::with_git(layout);
+    fs::write(
+        tree.path(POSTINST),
+        format!("{}# restart chef-client too\n", tree.read(POSTINST)),
+    )
+    .unwrap();
+    tree.edit(DEPENDENCIES, "=4.15.0.171.160", "=4.15.0.172.161");
+    tree.git(&["add", "-A"]);
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[package-bump]: the mobiledgex package changed since HEAD (openstack-tenant/packages/mobiledgex/dependencies, openstack-tenant/packages/mobiledgex/postinst) but its VERSION is still 3.0.1: the same version would be published twice",
+        &[makefile_site(&tree)],
+        "cargo xtask bump-base-image 3.0.2",
+    );
+    assert_eq!(
+        heads(&run),
+        ["warning[cookbook-pin]", "error[package-bump]"]
+    );
+}
+
+fn package_bump_passes_when_the_version_was_raised(layout: Layout) {
+    let tree = Tree::with_git(layout);
+    tree.edit(DEPENDENCIES, "=4.15.0.171.160", "=4.15.0.172.161");
+    set_base_image(&tree, "3.0.2");
+    tree.git(&["add", "-A"]);
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(0);
+    assert_no_rule(&run, "package-bump");
+    // chef follows only after the rollout.
+    finding(&run, "warning[chef-package-version]");
+    tree.xtask(&["check", "--since", "HEAD"]).assert_code(0);
+}
+
+fn staged_reads_the_index_not_the_working_tree(layout: Layout) {
+    let tree = Tree::with_git(layout);
+    let good = tree.read(PROPS_GO);
+    tree.edit(PROPS_GO, "\"3.0.1\"", "\"3.0.2\"");
+    tree.git(&["add", PROPS_GO]);
+    tree.write(PROPS_GO, &good); // the working tree is fine again; the index is not
+    assert_eq!(
+        String::from_utf8_lossy(&tree.git(&["status", "--porcelain"]).stdout),
+        "MM vmlayer/props.go\n"
+    );
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[package-version]: base image version disagrees: Makefile has 3.0.1, vmlayer/props.go has 3.0.2",
+        &[makefile_site(&tree), at(&tree, PROPS_GO, "var MEXInfraVersion =")],
+        "cargo xtask bump-base-image 3.0.2",
+    );
+    check(&tree).assert_code(0);
+    // Judging the index leaves it (and the working tree) as it was.
+    assert_eq!(
+        String::from_utf8_lossy(&tree.git(&["status", "--porcelain"]).stdout),
+        "MM vmlayer/props.go\n"
+    );
+    assert_eq!(tree.read(PROPS_GO), good);
+}
+
+fn staged_passes_a_good_index_despite_a_bad_working_tree(layout: Layout) {
+    let tree = Tree::with_git(layout);
+    set_base_image(&tree, "3.0.2");
+    tree.git(&["add", "-A"]);
+    tree.edit(PROPS_GO, "\"3.0.2\"", "\"9.9.9\"");
+    tree.edit(
+        DEPENDENCIES,
+        "kubectl                         =1.18.20-00",
+        "kubectl                         =1.19.0-00",
+    );
+    fs::remove_file(tree.path(VERSION_GO)).unwrap();
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(0);
+    assert_eq!(
+        heads(&run),
+        ["warning[chef-package-version]", "warning[cookbook-pin]"]
+    );
+    // The working tree itself is judged without --staged, and is broken.
+    let working = check(&tree);
+    working.assert_code(2);
+    assert!(
+        working
+            .stderr
+            .contains("version/package-version.go: file not found in the working tree"),
+        "{}",
+        working.stderr
+    );
+}
+
+fn since_judges_the_working_tree_against_a_revision(layout: Layout) {
+    let tree = Tree::with_git(layout);
+    // A commit that changed a cookbook without a bump, then a clean working tree.
+    fs::write(
+        tree.path(SETUP_INFRA_RECIPE),
+        format!("{}# hardening\n", tree.read(SETUP_INFRA_RECIPE)),
+    )
+    .unwrap();
+    tree.git(&["commit", "-q", "-am", "unbumped cookbook change"]);
+    tree.xtask(&["check", "--since", "HEAD"]).assert_code(0);
+    tree.xtask(&["check", "--staged"]).assert_code(0);
+    let run = tree.xtask(&["check", "--since", "HEAD~1"]);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[cookbook-bump]: cookbook setup_infra changed since HEAD~1 (chef/cookbooks/setup_infra/recipes/default.rb) but its version is still 1.0.3",
+        &[at(&tree, SETUP_INFRA_METADATA, "version '")],
+        "set `version '1.0.4'` in chef/cookbooks/setup_infra/metadata.rb and the policyfile pins that name 1.0.3",
+    );
+    assert!(
+        run.stdout
+            .ends_with("error: check found 1 error and 1 warning\n"),
+        "{}",
+        run.stdout
+    );
+    // What `make` leaves in the package folder is ignored by git: no change of the package.
+    fs::create_dir_all(tree.path("openstack-tenant/packages/mobiledgex/mobiledgex_3.0.1/DEBIAN"))
+        .unwrap();
+    tree.write(
+        "openstack-tenant/packages/mobiledgex/mobiledgex_3.0.1/DEBIAN/control",
+        "Package: mobiledgex\n",
+    );
+    tree.write(
+        "openstack-tenant/packages/mobiledgex/mobiledgex_3.0.1_amd64.deb",
+        "!<arch>\n",
+    );
+    tree.xtask(&["check", "--since", "HEAD"]).assert_code(0);
+    // An untracked file counts for --since (it is in the working tree) but not for --staged.
+    tree.write(
+        "chef/cookbooks/run_diagnostics/recipes/extra.rb",
+        "log 'extra'\n",
+    );
+    tree.write(
+        "openstack-tenant/packages/mobiledgex/new-helper.sh",
+        "#!/bin/sh\n",
+    );
+    let run = tree.xtask(&["check", "--since", "HEAD"]);
+    run.assert_code(1);
+    finding(&run, "error[cookbook-bump]: cookbook run_diagnostics changed since HEAD (chef/cookbooks/run_diagnostics/recipes/extra.rb)");
+    finding(&run, "error[package-bump]: the mobiledgex package changed since HEAD (openstack-tenant/packages/mobiledgex/new-helper.sh)");
+    tree.xtask(&["check", "--staged"]).assert_code(0);
+}
+
+fn monorepo_inside_a_larger_repository(layout: Layout) {
+    // The monorepo root need not be the repository's top: every git read is
+    // relative to the root (the index, HEAD's trees, the changed paths).
+    let inner = Tree::new(layout);
+    let top = Tree {
+        dir: TempDir::new("outer-repository"),
+    };
+    let sub = "edge-cloud-infra";
+    copy_dir(inner.root(), &top.path(sub));
+    top.write("README.md", "# a larger repository\n");
+    top.git(&["init", "-q", "-b", "main"]);
+    top.git(&["add", "-A"]);
+    top.git(&["commit", "-q", "-m", "outer"]);
+    let root = top.path(sub);
+    let run = |args: &[&str]| common::xtask_in(&root, args, &[]);
+    run(&["check", "--staged"]).assert_code(0);
+
+    let recipe = format!("{sub}/{SETUP_INFRA_RECIPE}");
+    top.write(&recipe, &format!("{}# changed\n", top.read(&recipe)));
+    top.write(&format!("{sub}/{POSTINST}"), "#!/bin/sh\nexit 0\n");
+    top.git(&["add", "-A"]);
+    for args in [
+        &["check", "--staged"][..],
+        &["check", "--since", "HEAD"][..],
+    ] {
+        let out = run(args);
+        out.assert_code(1);
+        assert_eq!(
+            heads(&out),
+            [
+                "warning[cookbook-pin]",
+                "error[cookbook-bump]",
+                "error[package-bump]"
+            ],
+            "{args:?}"
+        );
+        let bump = finding(&out, "error[cookbook-bump]");
+        assert_eq!(bump.locations, [format!("{SETUP_INFRA_METADATA}:5")]);
+        assert!(bump
+            .head
+            .contains("(chef/cookbooks/setup_infra/recipes/default.rb)"));
+    }
+}
+
+#[test]
+fn since_and_staged_json_carry_the_git_aware_findings() {
+    let tree = Tree::with_git(Layout::B);
+    fs::write(tree.path(POSTINST), format!("{}# x\n", tree.read(POSTINST))).unwrap();
+    tree.git(&["add", "-A"]);
+    for args in [
+        &["check", "--staged", "--json"][..],
+        &["check", "--since", "HEAD", "--json"][..],
+    ] {
+        let run = tree.xtask(args);
+        run.assert_code(1);
+        let report = json(&run);
+        let rules: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules, ["cookbook-pin", "package-bump"], "{args:?}");
+        assert_eq!(report["errors"], 1);
+    }
+}
+
+#[test]
+fn staged_before_the_first_commit_has_no_baseline() {
+    let tree = Tree::new(Layout::A);
+    tree.git(&["init", "-q", "-b", "main"]);
+    tree.git(&["add", "-A"]);
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(0);
+    assert_no_rule(&run, "cookbook-bump");
+    assert_no_rule(&run, "package-bump");
+}
+
+#[test]
+fn staged_reads_a_deleted_file_as_missing_from_the_index() {
+    let tree = Tree::with_git(Layout::A);
+    tree.git(&["rm", "-q", "--cached", VERSION_GO]);
+    assert_bad_input(
+        &tree,
+        &["check", "--staged"],
+        &["version/package-version.go: file not found in the index"],
+    );
+}
+
+#[test]
+fn staged_refuses_a_non_utf8_file_in_the_index() {
+    let tree = Tree::with_git(Layout::A);
+    let good = fs::read(tree.path(PROPS_GO)).unwrap();
+    let mut bad = good.clone();
+    bad.extend_from_slice(b"// caf\xe9\n");
+    fs::write(tree.path(PROPS_GO), &bad).unwrap();
+    tree.git(&["add", PROPS_GO]);
+    fs::write(tree.path(PROPS_GO), &good).unwrap();
+    assert_bad_input(
+        &tree,
+        &["check", "--staged"],
+        &["vmlayer/props.go: not UTF-8"],
+    );
+}
+
+#[test]
+fn git_aware_options_need_a_repository_and_a_revision() {
+    let tree = Tree::new(Layout::A);
+    assert_bad_input(
+        &tree,
+        &["check", "--staged"],
+        &["check --staged needs a git checkout"],
+    );
+    assert_bad_input(
+        &tree,
+        &["check", "--since", "HEAD"],
+        &["check --since needs a git checkout"],
+    );
+    let tree = Tree::with_git(Layout::A);
+    assert_bad_input(
+        &tree,
+        &["check", "--since", "no-such-rev"],
+        &["--since no-such-rev", "no such revision"],
+    );
+    assert_bad_input(
+        &tree,
+        &["check", "--staged", "--since", "HEAD"],
+        &["--staged", "--since"],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Malformed, missing, doubled, look-alike
+
+#[test]
+fn non_utf8_makefile_is_bad_input() {
+    let tree = Tree::new(Layout::A);
+    let mut bytes = fs::read(tree.path(MAKEFILE)).unwrap();
+    bytes.extend_from_slice(b"# Maintainer: Ren\xe9\n");
+    fs::write(tree.path(MAKEFILE), bytes).unwrap();
+    let run = assert_bad_input(
+        &tree,
+        &["check"],
+        &[MAKEFILE, "not UTF-8", "save it as UTF-8"],
+    );
+    assert!(run.stdout.is_empty());
+    assert_bad_input(&tree, &["versions"], &[MAKEFILE, "not UTF-8"]);
+    assert_bad_input(&tree, &["check", "--json"], &[MAKEFILE, "not UTF-8"]);
+}
+
+#[test]
+fn empty_props_go_is_bad_input() {
+    let tree = Tree::new(Layout::B);
+    tree.write(PROPS_GO, "");
+    assert_bad_input(
+        &tree,
+        &["check"],
+        &["vmlayer/props.go: vmlayer.infra_version not found (expected a line like `var MEXInfraVersion = \"3.0.1\"`)"],
+    );
+}
+
+#[test]
+fn missing_file_is_bad_input() {
+    let tree = Tree::new(Layout::A);
+    fs::remove_file(tree.path(VERSION_GO)).unwrap();
+    fs::remove_file(tree.path(PACKER_BUILD_SH)).unwrap();
+    // Both are named in one message.
+    assert_bad_input(
+        &tree,
+        &["check"],
+        &[
+            "version/package-version.go: file not found in the working tree",
+            "openstack-tenant/packer/build.sh: file not found in the working tree",
+        ],
+    );
+}
+
+#[test]
+fn missing_makefile_is_not_a_checkout() {
+    let tree = Tree::new(Layout::A);
+    fs::remove_file(tree.path(MAKEFILE)).unwrap();
+    assert_bad_input(&tree, &["check"], &[MAKEFILE, "-C"]);
+}
+
+#[test]
+fn doubled_version_line_is_bad_input() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        MAKEFILE,
+        "VERSION = 3.0.1\n",
+        "VERSION = 3.0.1\nVERSION = 3.0.2\n",
+    );
+    assert_bad_input(
+        &tree,
+        &["check"],
+        &["openstack-tenant/packages/mobiledgex/Makefile: package.version found 2 times (lines 2, 3); expected exactly one line like `VERSION = 3.0.1`"],
+    );
+}
+
+#[test]
+fn doubled_sites_of_every_format_are_bad_input() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        PROPS_GO,
+        "var MEXInfraVersion = \"3.0.1\"\n",
+        "var MEXInfraVersion = \"3.0.1\"\nvar MEXInfraVersion = \"3.0.1\"\n",
+    );
+    tree.edit(
+        PACKER_BUILD_SH,
+        &format!("APT_REPO=\"{OLD_APT}\"\n"),
+        &format!("APT_REPO=\"{OLD_APT}\"\nAPT_REPO=\"{OLD_APT}\"\n"),
+    );
+    tree.edit(
+        RECIPE,
+        &format!("  uri '{OLD_APT}'\n"),
+        &format!("  uri '{OLD_APT}'\n  uri '{OLD_APT}'\n"),
+    );
+    tree.edit(
+        SETUP_INFRA_METADATA,
+        "version '1.0.3'\n",
+        "version '1.0.3'\nversion '1.0.4'\n",
+    );
+    let run = assert_bad_input(
+        &tree,
+        &["check"],
+        &[
+            "vmlayer/props.go: vmlayer.infra_version found 2 times",
+            "openstack-tenant/packer/build.sh: packer.apt_repo found 2 times",
+            "chef/cookbooks/upgrade_mobiledgex_package/recipes/default.rb: chef.apt_repo found 2 times",
+            "chef/cookbooks/setup_infra/metadata.rb: cookbook.version found 2 times",
+        ],
+    );
+    // A doubled site is reported as doubled, not also as missing.
+    assert!(!run.stderr.contains("not found"), "{}", run.stderr);
+}
+
+#[test]
+fn doubled_layout_b_policy_attributes_are_bad_input() {
+    let tree = Tree::new(Layout::B);
+    tree.edit(
+        BASE_POLICY,
+        "default['mobiledgeXPackageVersion'] = '3.0.1'\n",
+        "default['mobiledgeXPackageVersion'] = '3.0.1'\ndefault['mobiledgeXPackageVersion'] = '3.0.2'\n",
+    );
+    tree.edit(
+        BASE_POLICY,
+        "default['chef_client_updater']['version'] = '17.6.18'\n",
+        "default['chef_client_updater']['version'] = '17.6.18'\ndefault[\"chef_client_updater\"][\"version\"] = \"17.6.19\"\n",
+    );
+    let run = assert_bad_input(
+        &tree,
+        &["check"],
+        &[
+            "chef/policyfiles/base.rb: chef.package_version found 2 times (lines 19, 20)",
+            "chef/policyfiles/base.rb: policy.chef_client found 2 times",
+        ],
+    );
+    assert!(!run.stderr.contains("not found"), "{}", run.stderr);
+}
+
+#[test]
+fn doubled_dependency_and_pin_are_reported() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        DOCKER_CRM,
+        "cookbook 'run_diagnostics', '= 1.0.2'\n",
+        "cookbook 'run_diagnostics', '= 1.0.2'\ncookbook 'run_diagnostics', '= 1.0.2'\n",
+    );
+    assert_bad_input(
+        &tree,
+        &["check"],
+        &["chef/policyfiles/docker_crm.rb:16: cookbook `run_diagnostics` is pinned twice"],
+    );
+
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        DEPENDENCIES,
+        "jq                              >=1.5+dfsg-2\n",
+        "jq                              >=1.5+dfsg-2\njq                              >=1.6\n",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    let block = finding(&run, "error[dependencies-syntax]: `jq` is listed twice");
+    assert_eq!(block.locations, [format!("{DEPENDENCIES}:18")]);
+}
+
+#[test]
+fn chef_sites_missing_in_both_layouts_are_bad_input() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        RECIPE,
+        &format!("uri '{OLD_APT}'"),
+        "uri node['upgrade_mobiledgex_package']['repo']",
+    );
+    tree.edit(
+        ATTRIBUTES,
+        "defaultMobiledgeXPackageVersion = '3.0.1'",
+        "defaultMobiledgeXPackageVersion = node['x']",
+    );
+    assert_bad_input(
+        &tree,
+        &["check"],
+        &[
+            "chef.apt_repo not found: neither `uri '…'` in the `apt_repository 'bionic'` block of chef/cookbooks/upgrade_mobiledgex_package/recipes/default.rb (layout A) nor `default['upgrade_mobiledgex_package']['repo']` in chef/policyfiles/base.rb (layout B)",
+            "chef.package_version not found",
+        ],
+    );
+}
+
+#[test]
+fn apt_repo_without_a_snapshot_date_is_bad_input() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        PACKER_BUILD_SH,
+        &format!("APT_REPO=\"{OLD_APT}\""),
+        "APT_REPO=\"https://apt.mobiledgex.net/cirrus/latest\"",
+    );
+    assert_bad_input(
+        &tree,
+        &["check"],
+        &["openstack-tenant/packer/build.sh:20: APT repository `https://apt.mobiledgex.net/cirrus/latest` does not end in a snapshot date (YYYY-MM-DD)"],
+    );
+}
+
+#[test]
+fn old_split_dependencies_layout_is_refused_clearly() {
+    let tree = Tree::new(Layout::A);
+    let dir = tree.path("openstack-tenant/packages/mobiledgex");
+    fs::rename(dir.join("dependencies"), dir.join("dependencies.common")).unwrap();
+    fs::write(
+        dir.join("dependencies.vcd"),
+        "open-vm-tools                   >=2:11.0.5-4ubuntu0.18.04.1\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("dependencies.vsphere"),
+        "open-vm-tools                   >=2:11.0.5-4ubuntu0.18.04.1\n",
+    )
+    .unwrap();
+    for args in [&["check"][..], &["versions"][..], &["check", "--json"][..]] {
+        assert_bad_input(
+            &tree,
+            args,
+            &[
+                "openstack-tenant/packages/mobiledgex uses the old split layout",
+                "dependencies.common",
+                "merge them into one `dependencies` file",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_file_where_a_cookbook_folder_could_be_is_no_cookbook() {
+    // The real monorepo keeps READMEs and chefignore next to its cookbooks.
+    let tree = Tree::new(Layout::A);
+    tree.write("chef/cookbooks/README.md", "# Cookbooks\n");
+    tree.write("chef/cookbooks/chefignore", ".git\n");
+    tree.write("chef/policyfiles/README.md", "# Policies\n");
+    let run = check(&tree);
+    run.assert_code(0);
+    assert_eq!(heads(&run), ["warning[cookbook-pin]"]);
+}
+
+fn look_alike_lines_are_never_taken_for_sites(layout: Layout) {
+    let tree = Tree::new(layout);
+    // Each look-alike carries a value that would be a finding (or a doubled site) if taken.
+    tree.edit(PACKER_BUILD_SH, "ARTIFACTORY_ARTIFACTS_TAG='2021-10-05'", "ARTIFACTORY_ARTIFACTS_TAG='2022-02-02'\n# APT_REPO=\"https://apt.mobiledgex.net/cirrus/2019-01-01\"\nOLD_APT_REPO=\"https://apt.mobiledgex.net/cirrus/2019-01-01\"");
+    tree.edit(
+        PACKER_BUILD_SH,
+        "cloudimg-amd64-2021-10-05",
+        "cloudimg-amd64-2022-02-02",
+    );
+    tree.edit(
+        RECIPE,
+        "uri 'https://artifactory.mobiledgex.net/artifactory/packages'",
+        "uri 'https://apt.mobiledgex.net/cirrus/2019-01-01'",
+    );
+    tree.edit(
+        PROPS_GO,
+        "var ImageFormatVersion = \"1.0\"",
+        "var ImageFormatVersion = \"1.0\"\nvar MEXInfraVersionOld = \"2.0.0\"\n// MEXInfraVersion = \"0.0.1\"\nconst MinimumSupportedInfraVersion = \"2.0.24\"",
+    );
+    tree.edit(
+        MAKEFILE,
+        "DISTRIBUTION = cirrus",
+        "DISTRIBUTION = cirrus\nPACKAGE_VERSION = 9.9.9\n# VERSION = 9.9.8",
+    );
+    tree.edit(
+        SETUP_INFRA_METADATA,
+        "chef_version '>= 14.0'",
+        "chef_version '>= 14.0'\nsupports 'ubuntu', '>= 18.04'\n# version '9.9.9'",
+    );
+    let run = check(&tree);
+    run.assert_code(0);
+    assert_eq!(heads(&run), ["warning[cookbook-pin]"], "{}", run.stdout);
+
+    // The sites are the real lines, with their values.
+    let report = json(&tree.xtask(&["versions", "--json"]));
+    let site = |id: &str| -> (String, String) {
+        let found: Vec<&Value> = report["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["id"] == id)
+            .collect();
+        assert_eq!(found.len(), 1, "{id}");
+        (
+            format!(
+                "{}:{}",
+                found[0]["path"].as_str().unwrap(),
+                found[0]["line"]
+            ),
+            found[0]["value"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        site("packer.apt_repo"),
+        (
+            at(
+                &tree,
+                PACKER_BUILD_SH,
+                "APT_REPO=\"https://apt.mobiledgex.net/cirrus/2021-02-01\""
+            ),
+            OLD_APT.to_string()
+        )
+    );
+    assert_eq!(
+        site("chef.apt_repo"),
+        (chef_apt_site(&tree, layout), OLD_APT.to_string())
+    );
+    assert_eq!(
+        site("vmlayer.infra_version"),
+        (
+            at(&tree, PROPS_GO, "var MEXInfraVersion = \"3.0.1\""),
+            "3.0.1".into()
+        )
+    );
+    assert_eq!(
+        site("package.version"),
+        (makefile_site(&tree), "3.0.1".into())
+    );
+}
+
+#[test]
+fn realistic_look_alikes_keep_their_values() {
+    // The realistic tree's build.sh carries the snapshot's date in two other tags;
+    // moving them changes nothing, moving APT_REPO is a finding.
+    let tree = Tree::new(Layout::Realistic);
+    tree.edit(
+        PACKER_BUILD_SH,
+        "ARTIFACTORY_ARTIFACTS_TAG='2021-10-05'",
+        "ARTIFACTORY_ARTIFACTS_TAG='2021-11-11'",
+    );
+    tree.edit(
+        PACKER_BUILD_SH,
+        "cloudimg-amd64-2021-10-05",
+        "cloudimg-amd64-2021-11-11",
+    );
+    tree.edit(
+        PROPS_GO,
+        "MinimumSupportedInfraVersion = \"2.0.24\"",
+        "MinimumSupportedInfraVersion = \"2.0.99\"",
+    );
+    check(&tree).assert_code(0);
+    tree.edit(
+        PACKER_BUILD_SH,
+        "cirrus/2021-10-05\"",
+        "cirrus/2021-11-11\"",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[apt-snapshot]: APT snapshot disagrees: packer builds from 2021-11-11, chef points VMs at 2021-10-05",
+        &[at(&tree, PACKER_BUILD_SH, "APT_REPO="), chef_apt_site(&tree, Layout::Realistic)],
+        "cargo xtask chef-policy --apt-snapshot 2021-11-11",
+    );
+}
+
+/// Every text file of the tree rewritten by `f`.
+fn rewrite_text_files(tree: &Tree, f: impl Fn(&str) -> String) {
+    for entry in walkdir::WalkDir::new(tree.root()) {
+        let entry = entry.unwrap();
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        if let Ok(text) = fs::read_to_string(entry.path()) {
+            fs::write(entry.path(), f(&text)).unwrap();
+        }
+    }
+}
+
+fn crlf_everywhere_passes(layout: Layout) {
+    for layout in [layout, Layout::Realistic] {
+        let tree = Tree::new(layout);
+        let lf = check(&tree);
+        rewrite_text_files(&tree, |text| {
+            text.replace("\r\n", "\n").replace('\n', "\r\n")
+        });
+        assert!(tree.read(MAKEFILE).contains("VERSION = ") && tree.read(MAKEFILE).contains("\r\n"));
+        let run = check(&tree);
+        run.assert_code(0);
+        // Same findings, same lines.
+        assert_eq!(run.stdout, lf.stdout);
+        // A finding in a CRLF file still names the right line and value.
+        tree.edit(
+            PROPS_GO,
+            "var MEXInfraVersion = \"",
+            "var MEXInfraVersion = \"1",
+        );
+        let run = check(&tree);
+        run.assert_code(1);
+        let block = finding(&run, "error[package-version]");
+        assert_eq!(
+            block.locations[1],
+            at(&tree, PROPS_GO, "var MEXInfraVersion =")
+        );
+        assert!(!block.head.contains('\r'));
+    }
+}
+
+fn no_final_newline_anywhere_passes(layout: Layout) {
+    for layout in [layout, Layout::Realistic] {
+        let tree = Tree::new(layout);
+        let before = check(&tree);
+        rewrite_text_files(&tree, |text| {
+            text.trim_end_matches(['\n', '\r']).to_string()
+        });
+        assert!(!tree.read(VERSION_GO).ends_with('\n'));
+        let run = check(&tree);
+        run.assert_code(0);
+        assert_eq!(run.stdout, before.stdout);
+        // The last line of a file is a site like any other.
+        assert!(tree.read(VERSION_GO).ends_with('"'));
+        tree.edit(VERSION_GO, "Version = \"", "Version = \"1");
+        let run = check(&tree);
+        run.assert_code(1);
+        finding(&run, "error[package-version]");
+    }
+}
+
+#[test]
+fn tabs_and_other_whitespace_are_read() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        MAKEFILE,
+        "VERSION = 3.0.1",
+        "VERSION\t:=  3.0.1   # the base image",
+    );
+    tree.edit(
+        PROPS_GO,
+        "var MEXInfraVersion = \"3.0.1\"",
+        "var\tMEXInfraVersion\t= \"3.0.1\" // keep in step",
+    );
+    tree.edit(
+        SETUP_INFRA_METADATA,
+        "version '1.0.3'",
+        "version\t\"1.0.3\"",
+    );
+    tree.edit(
+        BASE_POLICY,
+        "cookbook 'setup_infra', '= 1.0.3'",
+        "cookbook\t\"setup_infra\",  \"= 1.0.3\"",
+    );
+    let run = check(&tree);
+    run.assert_code(0);
+    assert_eq!(heads(&run), ["warning[cookbook-pin]"]);
+    tree.edit(PROPS_GO, "\"3.0.1\" // keep", "\"3.0.2\" // keep");
+    let run = check(&tree);
+    run.assert_code(1);
+    finding(&run, "error[package-version]: base image version disagrees: Makefile has 3.0.1, vmlayer/props.go has 3.0.2");
+}
+
+// ---------------------------------------------------------------------------
+// The report: one run, every finding; human snapshot; JSON
+
+fn all_findings_come_in_one_run(layout: Layout) {
+    let tree = Tree::new(layout);
+    tree.edit(PROPS_GO, "\"3.0.1\"", "\"3.0.2\"");
+    tree.edit(
+        PACKER_BUILD_SH,
+        "/cirrus/2021-02-01\"",
+        "/cirrus/2021-03-01\"",
+    );
+    tree.edit(DEPENDENCIES, "=17.6.18-1", "=17.6.19-1");
+    tree.edit(
+        DEPENDENCIES,
+        "kubectl                         =1.18.20-00",
+        "kubectl                         =1.18.21-00",
+    );
+    tree.edit(
+        DEPENDENCIES,
+        "jq                              >=1.5+dfsg-2",
+        "jq                              >=",
+    );
+    tree.edit(SETUP_INFRA_METADATA, "version '1.0.3'", "version '1.0.1'");
+    tree.edit(BASE_POLICY, "'Etc/UTC'", "'UTC'");
+    let before = tree.snapshot();
+    let run = check(&tree);
+    run.assert_code(1);
+    assert!(tree.snapshot() == before, "check changed a file");
+    assert_eq!(
+        heads(&run),
+        [
+            "error[package-version]",
+            "error[apt-snapshot]",
+            "error[chef-client]",
+            "error[kubernetes]",
+            "error[dependencies-syntax]",
+            "error[cookbook-pin]",
+            "error[cookbook-pin]",
+            "error[policy-lock]",
+        ]
+    );
+    assert!(
+        run.stdout
+            .ends_with("error: check found 8 errors and 0 warnings\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn human_report_snapshot() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(VERSION_GO, "\"3.0.1\"", "\"3.0.0\"");
+    tree.edit(
+        PACKER_BUILD_SH,
+        "/cirrus/2021-02-01\"",
+        "/cirrus/2021-03-01\"",
+    );
+    tree.edit(
+        DEPENDENCIES,
+        "kubelet                         =1.18.20-00",
+        "kubelet                         =1.18.21-00",
+    );
+    tree.edit(ATTRIBUTES, "'3.0.1'", "'3.0.0'");
+    let run = check(&tree);
+    run.assert_code(1);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert!(!run.stdout.contains('\u{1b}'), "colour with --color never");
+    assert_snapshot("check-report.txt", &run.stdout);
+    // NO_COLOR is honoured with --color auto (and stdout is not a terminal anyway).
+    let auto = xtask_raw(
+        tree.root(),
+        &["--color", "auto", "check"],
+        &[("NO_COLOR", "1")],
+    );
+    assert_eq!(auto.stdout, run.stdout);
+    // --color always paints the same report.
+    let always = xtask_raw(tree.root(), &["--color", "always", "check"], &[]);
+    assert!(always.stdout.contains("\u{1b}["));
+    assert_eq!(strip_ansi(&always.stdout), run.stdout);
+}
+
+#[test]
+fn json_report_shape() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(PROPS_GO, "\"3.0.1\"", "\"3.0.2\"");
+    let run = tree.xtask(&["check", "--json"]);
+    run.assert_code(1);
+    let report = json(&run);
+    assert_eq!(keys(&report), ["errors", "findings", "warnings"]);
+    assert_eq!(report["errors"], 1);
+    assert_eq!(report["warnings"], 1);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2);
+    for finding in findings {
+        assert_eq!(
+            keys(finding),
+            ["help", "locations", "message", "rule", "severity"]
+        );
+        for location in finding["locations"].as_array().unwrap() {
+            assert_eq!(keys(location), ["line", "path"]);
+            assert!(location["line"].is_u64() && location["path"].is_string());
+        }
+    }
+    assert_eq!(
+        findings[0],
+        serde_json::json!({
+            "rule": "package-version",
+            "severity": "error",
+            "message": "base image version disagrees: Makefile has 3.0.1, vmlayer/props.go has 3.0.2",
+            "locations": [
+                {"path": MAKEFILE, "line": 2},
+                {"path": PROPS_GO, "line": at(&tree, PROPS_GO, "var MEXInfraVersion =").rsplit(':').next().unwrap().parse::<u64>().unwrap()},
+            ],
+            "help": "cargo xtask bump-base-image 3.0.2",
+        })
+    );
+    assert_eq!(findings[1]["rule"], "cookbook-pin");
+    assert_eq!(findings[1]["severity"], "warning");
+    // The JSON carries nothing else on stdout; a passing tree gives an empty list.
+    let clean = Tree::new(Layout::B);
+    let run = clean.xtask(&["check", "--json"]);
+    run.assert_code(0);
+    let report = json(&run);
+    assert_eq!(report["errors"], 0);
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn quiet_passing_check_prints_nothing_but_warnings() {
+    let tree = Tree::new(Layout::A);
+    let run = tree.xtask(&["-q", "check"]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("warning[cookbook-pin]"));
+    let clean = Tree::new(Layout::A);
+    align_docker_crm(&clean);
+    let run = clean.xtask(&["-q", "check"]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, "");
+}
+
+// ---------------------------------------------------------------------------
+// The pre-commit hook
+
+const HOOK: &str = ".git/hooks/pre-commit";
+
+fn install_hooks(tree: &Tree, args: &[&str]) -> Run {
+    let mut all = vec!["install-hooks"];
+    all.extend_from_slice(args);
+    tree.xtask_env(&all, &[("GIT_CONFIG_GLOBAL", "/dev/null")])
+}
+
+/// PATH with the cargo that runs these tests first, so the hook finds it.
+fn path_with_cargo() -> OsString {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        if let Some(dir) = Path::new(&cargo).parent() {
+            dirs.push(dir.to_path_buf());
+        }
+    }
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).unwrap()
+}
+
+/// `git commit` with the hook enabled; returns what it did.
+fn git_commit(root: &Path, args: &[&str], env: &[(&str, &OsString)]) -> Output {
+    let mut cmd = Command::new("git");
+    cmd.args([
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@example.com",
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "-q",
+    ])
+    .args(args)
+    .current_dir(root)
+    .stdin(Stdio::null())
+    .env("GIT_CONFIG_GLOBAL", "/dev/null")
+    .env("GIT_CONFIG_NOSYSTEM", "1")
+    .env("PATH", path_with_cargo())
+    .env("CARGO_NET_OFFLINE", "true")
+    .env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn head_of(tree: &Tree) -> String {
+    String::from_utf8_lossy(&tree.git(&["rev-parse", "HEAD"]).stdout)
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn install_hooks_writes_an_executable_hook_once() {
+    let tree = Tree::with_git(Layout::A);
+    let run = install_hooks(&tree, &[]);
+    run.assert_code(0);
+    let hook = fs::read_to_string(tree.path(HOOK)).unwrap();
+    assert!(hook.starts_with("#!/bin/sh\n"), "{hook}");
+    assert!(hook.contains("check --staged"), "{hook}");
+    let mode = fs::metadata(tree.path(HOOK)).unwrap().permissions().mode();
+    assert_eq!(mode & 0o111, 0o111, "mode {mode:o}");
+    // Idempotent: the same hook, untouched.
+    let before = fs::read(tree.path(HOOK)).unwrap();
+    let again = install_hooks(&tree, &[]);
+    again.assert_code(0);
+    assert!(again.all().contains("already installed"), "{}", again.all());
+    assert_eq!(fs::read(tree.path(HOOK)).unwrap(), before);
+    // Installing writes nothing into the monorepo itself.
+    assert!(String::from_utf8_lossy(&tree.git(&["status", "--porcelain"]).stdout).is_empty());
+}
+
+#[test]
+fn install_hooks_keeps_a_foreign_hook_unless_forced() {
+    let tree = Tree::with_git(Layout::A);
+    let foreign = "#!/bin/sh\necho 'my own checks'\n";
+    fs::write(tree.path(HOOK), foreign).unwrap();
+    fs::set_permissions(tree.path(HOOK), fs::Permissions::from_mode(0o750)).unwrap();
+    let run = install_hooks(&tree, &[]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("pre-commit") && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.all().contains("panicked"));
+    assert_eq!(fs::read_to_string(tree.path(HOOK)).unwrap(), foreign);
+    assert_eq!(
+        fs::metadata(tree.path(HOOK)).unwrap().permissions().mode() & 0o777,
+        0o750
+    );
+
+    install_hooks(&tree, &["--force"]).assert_code(0);
+    assert!(fs::read_to_string(tree.path(HOOK))
+        .unwrap()
+        .contains("check --staged"));
+    assert_eq!(
+        fs::read_to_string(tree.path(".git/hooks/pre-commit.local")).unwrap(),
+        foreign
+    );
+}
+
+#[test]
+fn install_hooks_outside_git_is_bad_input() {
+    let tree = Tree::new(Layout::A);
+    assert_bad_input(
+        &tree,
+        &["install-hooks"],
+        &["install-hooks needs a git checkout"],
+    );
+}
+
+/// Drift refused, then a consistent commit goes through, via the real hook.
+fn commit_through_the_hook(tree: &Tree, env: &[(&str, &OsString)]) {
+    let base = head_of(tree);
+    // props.go alone moves: refused, and the message says why.
+    tree.edit(PROPS_GO, "\"3.0.1\"", "\"3.0.2\"");
+    let out = git_commit(tree.root(), &["-am", "drift"], env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "the drift was committed\n{stdout}\n{stderr}"
+    );
+    let said = format!("{stdout}{stderr}");
+    assert!(said.contains("error[package-version]"), "{said}");
+    assert!(said.contains("the commit is refused"), "{said}");
+    assert_eq!(head_of(tree), base);
+    // A partial commit (git's temporary index) is judged too.
+    let out = git_commit(tree.root(), &["-m", "drift", "--", PROPS_GO], env);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(head_of(tree), base);
+
+    // Every site together: committed (chef stays behind: a warning only).
+    tree.edit(MAKEFILE, "VERSION = 3.0.1", "VERSION = 3.0.2");
+    tree.edit(VERSION_GO, "\"3.0.1\"", "\"3.0.2\"");
+    let out = git_commit(tree.root(), &["-am", "bump the base image to 3.0.2"], env);
+    assert!(
+        out.status.success(),
+        "the consistent commit was refused\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(head_of(tree), base);
+}
+
+#[test]
+fn pre_commit_hook_refuses_drift_in_a_monorepo_without_the_crate() {
+    // The tree has no Cargo workspace: the hook runs this crate by its manifest.
+    let tree = Tree::with_git(Layout::A);
+    install_hooks(&tree, &[]).assert_code(0);
+    let hook = fs::read_to_string(tree.path(HOOK)).unwrap();
+    assert!(hook.contains("--manifest-path"), "{hook}");
+    commit_through_the_hook(&tree, &[]);
+}
+
+/// Copies `from` to `to` like `copy_dir`, keeping every file's modification time,
+/// as a checkout made before the last build has.
+fn copy_keeping_mtimes(from: &Path, to: &Path) {
+    if from.is_dir() {
+        copy_dir(from, to);
+    } else {
+        fs::copy(from, to).unwrap();
+    }
+    for entry in walkdir::WalkDir::new(to) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(to).unwrap();
+            let original = if rel.as_os_str().is_empty() {
+                from.to_path_buf()
+            } else {
+                from.join(rel)
+            };
+            let mtime = fs::metadata(&original).unwrap().modified().unwrap();
+            fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+        }
+    }
+}
+
+/// A copy of the whole workspace (Cargo files, `.cargo/` with the alias, the
+/// crate, the rendition) committed to a fresh repository.
+fn workspace_checkout(label: &str) -> Tree {
+    let tree = Tree {
+        dir: TempDir::new(label),
+    };
+    let ws = workspace();
+    for name in [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".gitignore",
+        ".cargo",
+        "xtask",
+        "openstack-tenant",
+        "chef",
+        "vmlayer",
+        "version",
+    ] {
+        copy_keeping_mtimes(&ws.join(name), &tree.path(name));
+    }
+    tree.git(&["init", "-q", "-b", "main"]);
+    tree.git(&["add", "-A"]);
+    tree.git(&["commit", "-q", "-m", "workspace"]);
+    tree
+}
+
+/// The target folder the workspace-checkout tests share, kept between runs:
+/// only the first run builds the crate from scratch.
+fn shared_target() -> OsString {
+    workspace().join("target/xtask-hook-e2e").into_os_string()
+}
+
+/// `cargo <args>` in `dir` with the shared target folder, offline.
+fn cargo_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new("cargo")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .env("PATH", path_with_cargo())
+        .env("CARGO_TARGET_DIR", shared_target())
+        .env("CARGO_NET_OFFLINE", "true")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+/// A first checkout, built into the shared target folder (as with a global
+/// `build.target-dir` or CARGO_TARGET_DIR); the second one is returned.
+fn second_checkout(label: &str) -> (Tree, Tree) {
+    let first = workspace_checkout(&format!("{label}-first"));
+    let build = cargo_in(first.root(), &["build", "--quiet", "--package", "xtask"]);
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let second = workspace_checkout(&format!("{label}-second"));
+    (first, second)
+}
+
+#[test]
+fn cargo_xtask_judges_the_checkout_it_runs_in() {
+    // Without -C the root is the workspace that holds the crate: the one cargo
+    // runs it from, not the one it happened to be compiled in.
+    let (first, second) = second_checkout("root");
+    second.edit(PROPS_GO, "\"3.0.1\"", "\"3.0.2\"");
+    let out = cargo_in(second.root(), &["xtask", "--color", "never", "check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the second checkout's drift went unseen\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("vmlayer/props.go has 3.0.2"), "{stdout}");
+    // And the first checkout is judged as itself.
+    let out = cargo_in(first.root(), &["xtask", "--color", "never", "check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn pre_commit_hook_refuses_drift_in_a_workspace_checkout() {
+    // The monorepo as developers have it: the rendition plus the Cargo workspace
+    // with the `cargo xtask` alias, so the hook runs `cargo xtask check --staged`.
+    let (_first, tree) = second_checkout("hook");
+    install_hooks(&tree, &[]).assert_code(0);
+    let hook = fs::read_to_string(tree.path(HOOK)).unwrap();
+    assert!(hook.contains("cargo xtask check --staged"), "{hook}");
+    commit_through_the_hook(&tree, &[("CARGO_TARGET_DIR", &shared_target())]);
+}
