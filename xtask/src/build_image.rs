@@ -19,7 +19,7 @@ use crate::debian::apt_report::{self, Problem};
 use crate::error::AlreadyReported;
 use crate::flags::{self, Platform};
 use crate::formats::{self, shell};
-use crate::rules::{self, Severity};
+use crate::rules;
 use crate::runner::{Runner, SecretFile, Step};
 use crate::semver::Semver;
 use crate::sites::{self, paths, Inventory};
@@ -430,10 +430,13 @@ pub fn preflight(
 /// (build.sh asked the same before building).
 fn local_checks(ctx: &Context, inventory: &Inventory, options: &ImageOptions) -> Result<()> {
     let findings = rules::evaluate(inventory, None);
-    let errors: Vec<_> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
+    let (errors, stale_locks) = rules::blocking(&findings, &[rules::POLICY_LOCK], &ctx.paint);
+    if !stale_locks.is_empty() {
+        ctx.say(format!(
+            "note: {} stale lock file(s); they do not change the image (cargo xtask chef-policy regenerates them)",
+            stale_locks.len()
+        ));
+    }
     let mut problems = Vec::new();
     for site in &inventory.chef_package_versions {
         if site.value != options.version {
@@ -447,9 +450,6 @@ fn local_checks(ctx: &Context, inventory: &Inventory, options: &ImageOptions) ->
     }
     if errors.is_empty() && problems.is_empty() {
         return Ok(());
-    }
-    for finding in &errors {
-        eprint!("{}", finding.render(&ctx.paint));
     }
     for problem in &problems {
         eprintln!("{}: {problem}", ctx.paint.error("error"));

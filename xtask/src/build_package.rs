@@ -425,14 +425,14 @@ fn read_package(ctx: &Context) -> Result<Package> {
     };
     let inventory = sites::load(&tree)?;
     let findings = rules::evaluate(&inventory, None);
-    let errors: Vec<_> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
+    let (errors, stale_locks) = rules::blocking(&findings, &[rules::POLICY_LOCK], &ctx.paint);
+    if !stale_locks.is_empty() {
+        ctx.say(format!(
+            "note: {} stale lock file(s); they do not change the package (cargo xtask chef-policy regenerates them)",
+            stale_locks.len()
+        ));
+    }
     if !errors.is_empty() {
-        for finding in &errors {
-            eprintln!("{}", finding.render(&ctx.paint));
-        }
         eprintln!(
             "{}: `cargo xtask check` finds {} error{} in the tree; fix {} before building the package. Nothing was run.",
             ctx.paint.error("error"),

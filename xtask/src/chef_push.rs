@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::build_image::Plan;
 use crate::context::Context;
 use crate::error::AlreadyReported;
-use crate::rules::{self, Severity};
+use crate::rules;
 use crate::runner::{Runner, Step};
 use crate::sites::{self, paths};
 use crate::tree::WorkTree;
@@ -82,15 +82,9 @@ fn refuse_unless_consistent(ctx: &Context) -> Result<()> {
         root: ctx.root.clone(),
     })?;
     let findings = rules::evaluate(&inventory, None);
-    let errors: Vec<_> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
+    let (errors, _) = rules::blocking(&findings, &[], &ctx.paint);
     if errors.is_empty() {
         return Ok(());
-    }
-    for finding in &errors {
-        eprint!("{}", finding.render(&ctx.paint));
     }
     let stale = errors.iter().any(|f| f.rule == rules::POLICY_LOCK);
     eprintln!(
