@@ -3,6 +3,8 @@
 //! and byte-for-byte snapshots of a whole tree.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod apt;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -411,6 +413,11 @@ impl Fakes {
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.to_string(), value.to_string()));
         self
+    }
+
+    /// The variables the runs get, for a process a test starts itself.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.env.clone()
     }
 
     pub fn state(&self) -> PathBuf {

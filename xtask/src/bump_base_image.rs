@@ -1,0 +1,327 @@
+//! `cargo xtask bump-base-image <VERSION>`: the base image version (and with
+//! --apt-snapshot the APT snapshot) at every site, in one all-or-nothing edit.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+
+use crate::changeset::Changeset;
+use crate::context::Context;
+use crate::rules::{self, Finding, Severity};
+use crate::runner::Runner;
+use crate::semver::Semver;
+use crate::sites::{self, Inventory, Site};
+use crate::tree::WorkTree;
+use crate::{bad, deps, flags, git, mentions};
+
+impl flags::BumpBaseImage {
+    pub fn run(self, ctx: &Context) -> Result<()> {
+        let version = Semver::parse_user(&self.version).map_err(|why| bad!("{why}"))?;
+        if let Some(date) = &self.apt_snapshot {
+            sites::validate_snapshot_date(date).map_err(|why| bad!("--apt-snapshot: {why}"))?;
+        }
+        let runner = Runner::new()?;
+        let inventory = sites::load(&WorkTree {
+            root: ctx.root.clone(),
+        })?;
+        check_new_version(
+            &inventory,
+            &version.to_string(),
+            self.apt_snapshot.as_deref(),
+            self.allow_downgrade,
+        )?;
+
+        let mut changes = Changeset::new(&ctx.root);
+        plan(ctx, &runner, &inventory, &self.edits(version), &mut changes)?;
+        if !self.allow_dirty {
+            refuse_dirty(ctx, &runner, &changes.paths())?;
+        }
+        report_disagreement(ctx, &inventory);
+        let after = sites::load(&changes.view())?;
+        verify(&after, &self.edits(version))?;
+        let findings = rules::evaluate(&after, None);
+
+        let old = inventory.package_version.value.clone();
+        let wrote = changes.preview_and_apply(ctx, self.confirm, "Write these changes?")?;
+        print_aftermath(ctx, &findings, wrote);
+        if wrote {
+            print_mentions_of_old(ctx, &old, &version.to_string())?;
+            ctx.say("next: cargo xtask build-package --publish, then cargo xtask build-image --all-platforms");
+        }
+        Ok(())
+    }
+
+    fn edits(&self, version: Semver) -> Edits {
+        Edits {
+            version: version.to_string(),
+            apt_snapshot: self.apt_snapshot.clone(),
+            chef: !self.no_chef,
+            sync_deps: self.sync_deps,
+        }
+    }
+}
+
+/// A lower version, or the version every site already has (with no new APT
+/// snapshot), is refused unless `allow_downgrade`. When the sites disagree,
+/// the highest of them may be set again: that repairs the disagreement.
+pub fn check_new_version(
+    inventory: &Inventory,
+    version: &str,
+    apt_snapshot: Option<&str>,
+    allow_downgrade: bool,
+) -> Result<()> {
+    if allow_downgrade {
+        return Ok(());
+    }
+    let version = Semver::parse(version).map_err(|why| bad!("{why}"))?;
+    let sites = inventory.base_image_sites();
+    let mut highest: Option<Semver> = None;
+    for site in sites {
+        let current = Semver::parse(&site.value).map_err(|why| {
+            bad!(
+                "{}: the current version cannot be compared: {why}; pass --allow-downgrade to set it anyway",
+                site.location()
+            )
+        })?;
+        highest = highest.max(Some(current));
+    }
+    let Some(highest) = highest else {
+        return Ok(());
+    };
+    let all_equal = sites.iter().all(|site| site.value == sites[0].value);
+    if version < highest {
+        return Err(bad!(
+            "{version} is lower than the current base image version {highest}; pass --allow-downgrade to go back"
+        ));
+    }
+    if version == highest && all_equal && apt_snapshot.is_none() {
+        return Err(bad!(
+            "the base image version is already {version} at every site; pass a higher version, or --allow-downgrade to rewrite it"
+        ));
+    }
+    Ok(())
+}
+
+/// What a bump sets.
+pub struct Edits {
+    pub version: String,
+    pub apt_snapshot: Option<String>,
+    /// Whether chef's package version follows.
+    pub chef: bool,
+    /// Whether `=` pins behind the new snapshot move too.
+    pub sync_deps: bool,
+}
+
+/// Plans every edit of a bump into `changes`: the sites, and the cookbook
+/// bumps and policy pins that follow from edits inside cookbooks.
+pub fn plan(
+    ctx: &Context,
+    runner: &Runner,
+    inventory: &Inventory,
+    edits: &Edits,
+    changes: &mut Changeset,
+) -> Result<()> {
+    let mut edited: Vec<&Site> = inventory.base_image_sites().to_vec();
+    if edits.chef {
+        edited.extend(&inventory.chef_package_versions);
+    }
+    for site in &edited {
+        changes.set_site(site, &edits.version)?;
+    }
+    if let Some(date) = &edits.apt_snapshot {
+        for site in inventory.apt_sites() {
+            changes.set_site(site, date)?;
+            edited.push(site);
+        }
+        if edits.sync_deps {
+            deps::sync_into(ctx, runner, inventory, date, changes)?;
+        }
+    }
+    bump_touched_cookbooks(ctx, runner, inventory, &edited, changes)
+}
+
+/// A cookbook whose files an edit touches gets one patch bump, unless its
+/// version was already raised since HEAD; pins that named the old version follow.
+pub fn bump_touched_cookbooks(
+    ctx: &Context,
+    runner: &Runner,
+    inventory: &Inventory,
+    edited: &[&Site],
+    changes: &mut Changeset,
+) -> Result<()> {
+    let touched: BTreeSet<&str> = edited
+        .iter()
+        .filter_map(|site| inventory.cookbook_of(&site.path))
+        .map(|cookbook| cookbook.name.as_str())
+        .collect();
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let at_head = if git::resolves(runner, &ctx.root, "HEAD").unwrap_or(false) {
+        git::baseline(runner, &ctx.root, "HEAD", Vec::new())?.cookbook_versions
+    } else {
+        Default::default()
+    };
+    for name in touched {
+        let Some(cookbook) = inventory.cookbook(name) else {
+            continue;
+        };
+        let current = &cookbook.version.value;
+        let raised = at_head.get(name).is_some_and(|before| {
+            matches!((Semver::parse(current), Semver::parse(before)), (Ok(now), Ok(then)) if now > then)
+        });
+        if raised {
+            ctx.detail(format!(
+                "cookbook {name} was already raised to {current} since HEAD"
+            ));
+            continue;
+        }
+        let next = Semver::parse(current)
+            .map_err(|why| {
+                bad!(
+                    "{}: cannot bump the cookbook version: {why}",
+                    cookbook.version.location()
+                )
+            })?
+            .next_patch()
+            .to_string();
+        changes.set_site(&cookbook.version, &next)?;
+        for policy in &inventory.policies {
+            for pin in policy
+                .pins
+                .iter()
+                .filter(|pin| pin.key == name && pin.value == *current)
+            {
+                changes.set_site(pin, &next)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Re-reads the planned result: every site must hold its new value.
+fn verify(after: &Inventory, edits: &Edits) -> Result<()> {
+    let mut wrong = Vec::new();
+    let mut expect = |site: &Site, value: &str| {
+        if site.value != value && site.snapshot() != Some(value) {
+            wrong.push(format!(
+                "{} reads {} after the edit, not {value}",
+                site.location(),
+                site.value
+            ));
+        }
+    };
+    for site in after.base_image_sites() {
+        expect(site, &edits.version);
+    }
+    if edits.chef {
+        for site in &after.chef_package_versions {
+            expect(site, &edits.version);
+        }
+    }
+    if let Some(date) = &edits.apt_snapshot {
+        for site in after.apt_sites() {
+            expect(site, date);
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        // A bug, not bad input: say so plainly; nothing was written.
+        anyhow::bail!(
+            "the planned edit does not re-read as intended, nothing was written:\n  {}",
+            wrong.join("\n  ")
+        )
+    }
+}
+
+/// Refuses to edit files that have uncommitted changes (outside git: a warning).
+pub fn refuse_dirty(ctx: &Context, runner: &Runner, targets: &[String]) -> Result<()> {
+    if git::require_repository(runner, &ctx.root, "the dirty-tree check").is_err() {
+        ctx.warn(
+            "not a git checkout: cannot tell whether the files to edit have uncommitted changes",
+        );
+        return Ok(());
+    }
+    let dirty: BTreeSet<String> = git::dirty_paths(runner, &ctx.root)?.into_iter().collect();
+    let blocked: Vec<&String> = targets
+        .iter()
+        .filter(|path| dirty.contains(*path))
+        .collect();
+    if blocked.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<&str> = blocked.iter().map(|p| p.as_str()).collect();
+    Err(bad!(
+        "these files have uncommitted changes, which the bump would mix with its own: {}; commit or stash them, or pass --allow-dirty",
+        list.join(", ")
+    ))
+}
+
+fn report_disagreement(ctx: &Context, inventory: &Inventory) {
+    let before = rules::evaluate(inventory, None);
+    for finding in before.iter().filter(|f| f.rule == rules::PACKAGE_VERSION) {
+        ctx.warn(format!(
+            "before the bump: {} (all are set to the new version)",
+            finding.message
+        ));
+    }
+}
+
+/// What is still open after the edit: stale locks with their command, other findings.
+fn print_aftermath(ctx: &Context, findings: &[Finding], wrote: bool) {
+    let stale: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule == rules::POLICY_LOCK)
+        .collect();
+    let verb = if wrote { "are now" } else { "would be" };
+    if !stale.is_empty() {
+        ctx.say(format!("Lock files that {verb} stale (regenerate after `knife upload`, or with `cargo xtask chef-policy`):"));
+        for finding in &stale {
+            if let Some(help) = &finding.help {
+                ctx.say(format!("  {help}"));
+            }
+        }
+    }
+    let open: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| {
+            f.rule != rules::POLICY_LOCK
+                && (f.severity == Severity::Error || f.rule != rules::COOKBOOK_PIN)
+        })
+        .collect();
+    if !open.is_empty() {
+        ctx.say(format!("Still open after the bump ({}):", open.len()));
+        for finding in open {
+            ctx.say(finding.render(&ctx.paint));
+        }
+    }
+}
+
+/// The old version's remaining mentions: hints for a human, never edited.
+fn print_mentions_of_old(ctx: &Context, old: &str, new: &str) -> Result<()> {
+    if old == new {
+        return Ok(());
+    }
+    let found = mentions::scan(&ctx.root, old)?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    ctx.say(format!(
+        "{} other place(s) still mention {old} (hints only, not edited):",
+        found.len()
+    ));
+    for mention in found.iter().take(50) {
+        ctx.say(format!(
+            "  {}:{}: {}",
+            mention.path, mention.line, mention.text
+        ));
+    }
+    if found.len() > 50 {
+        ctx.say(format!(
+            "  … and {} more: cargo xtask mentions {old}",
+            found.len() - 50
+        ));
+    }
+    Ok(())
+}
