@@ -1,0 +1,830 @@
+//! The APT snapshot's package index: where it is (the packer repository, at
+//! its own date or another, or a `Packages` file or URL given by hand), how
+//! it is fetched (curl through the runner, with apt's credentials in a 0600
+//! file, never in arguments) and read (gzip/xz by content, then parsed).
+//!
+//! curl rather than a Rust HTTP client keeps the xtask's cold build small;
+//! every contributor already has curl.
+
+use std::fs::{self, DirBuilder};
+use std::io::{ErrorKind, Read as _};
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context as _, Result};
+
+use crate::bad;
+use crate::context::Context;
+use crate::debian::packages_index::PackagesIndex;
+use crate::flags::IndexSource;
+use crate::runner::{Runner, SecretFile, Step};
+use crate::sites::{self, Inventory};
+
+/// The repository layout packer's APT snapshot uses (the flags' defaults).
+pub const DISTRIBUTION: &str = "bionic";
+pub const COMPONENT: &str = "main";
+pub const ARCH: &str = "amd64";
+
+/// The index files a repository may serve, in the order they are tried.
+const INDEX_FILES: [&str; 3] = ["Packages.gz", "Packages.xz", "Packages"];
+
+/// Where apt keeps repository credentials; tests point it elsewhere.
+const APT_ETC_ENV: &str = "XTASK_APT_ETC";
+const APT_ETC: &str = "/etc/apt";
+
+/// Where a package index is read from.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A repository's `dists/<dist>/<component>/binary-<arch>` folder:
+    /// `Packages.gz`, `Packages.xz` and `Packages` are tried in turn.
+    Repository(Url),
+    /// One index file on a server.
+    Url(Url),
+    /// One index file on disk.
+    File(PathBuf),
+}
+
+impl Location {
+    /// What to show: a URL without credentials, or a path.
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Repository(url) => format!("{}/{{{}}}", url.shown(), INDEX_FILES.join(",")),
+            Location::Url(url) => url.shown(),
+            Location::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// A package index that was read, and where from.
+pub struct Snapshot {
+    /// The URL (without credentials) or path actually read.
+    pub source: String,
+    pub index: PackagesIndex,
+}
+
+/// The location the source options name; checks them (exit 2) before
+/// anything is fetched.
+pub fn locate(inventory: &Inventory, source: &IndexSource) -> Result<Location> {
+    for (flag, value) in [
+        ("--distribution", &source.distribution),
+        ("--component", &source.component),
+        ("--arch", &source.arch),
+    ] {
+        if value.is_empty() || value.contains(char::is_whitespace) || value.starts_with('/') {
+            return Err(bad!(
+                "{flag} `{value}`: expected a name such as `{}`",
+                default_of(flag)
+            ));
+        }
+    }
+    if let Some(packages) = &source.packages {
+        if is_url(packages) {
+            return Url::parse(packages)
+                .map(Location::Url)
+                .map_err(|why| bad!("--packages `{}`: {why}", redact_userinfo(packages)));
+        }
+        if packages.is_empty() {
+            return Err(bad!("--packages needs a file or an http(s) URL"));
+        }
+        return Ok(Location::File(PathBuf::from(packages)));
+    }
+    repository(
+        inventory,
+        source.apt_snapshot.as_deref(),
+        &source.distribution,
+        &source.component,
+        &source.arch,
+    )
+}
+
+fn default_of(flag: &str) -> &'static str {
+    match flag {
+        "--distribution" => DISTRIBUTION,
+        "--component" => COMPONENT,
+        _ => ARCH,
+    }
+}
+
+/// The binary folder of the packer APT repository, at `date` if given.
+pub fn repository(
+    inventory: &Inventory,
+    date: Option<&str>,
+    distribution: &str,
+    component: &str,
+    arch: &str,
+) -> Result<Location> {
+    let site = &inventory.packer_apt_repo;
+    let mut repo = site.value.clone();
+    if let Some(date) = date {
+        sites::validate_snapshot_date(date).map_err(|why| bad!("--apt-snapshot: {why}"))?;
+        let Some(range) = sites::snapshot_date(&repo) else {
+            return Err(bad!(
+                "{}: APT_REPO `{}` does not end in a snapshot date, so --apt-snapshot cannot move it; pass the index with --packages FILE|URL",
+                site.location(),
+                redact_userinfo(&repo)
+            ));
+        };
+        repo.replace_range(range, date);
+    }
+    let url = Url::parse(&repo).map_err(|why| {
+        bad!(
+            "{}: APT_REPO `{}`: {why}",
+            site.location(),
+            redact_userinfo(&repo)
+        )
+    })?;
+    Ok(Location::Repository(url.join(&format!(
+        "dists/{distribution}/{component}/binary-{arch}"
+    ))))
+}
+
+/// Fetches (if remote), decompresses and parses the index.
+pub fn read(ctx: &Context, runner: &Runner, location: &Location) -> Result<Snapshot> {
+    let scratch = Scratch::new()?;
+    let (source, file, local) = match location {
+        Location::File(path) => {
+            if path.is_dir() {
+                return Err(bad!("{} is a folder, not a Packages index", path.display()));
+            }
+            fs::File::open(path)
+                .map_err(|err| bad!("cannot read the package index {}: {err}", path.display()))?;
+            (path.display().to_string(), path.to_path_buf(), true)
+        }
+        Location::Url(url) => {
+            runner.require_tools(&["curl"])?;
+            let file = match download(ctx, runner, &scratch, url)? {
+                Some(file) => file,
+                None => {
+                    return Err(anyhow!(
+                        "{} answered 404 (not found): is the URL right?",
+                        url.shown()
+                    ))
+                }
+            };
+            (url.shown(), file, false)
+        }
+        Location::Repository(base) => {
+            runner.require_tools(&["curl"])?;
+            let mut found = None;
+            for name in INDEX_FILES {
+                let url = base.join(name);
+                if let Some(file) = download(ctx, runner, &scratch, &url)? {
+                    found = Some((url.shown(), file));
+                    break;
+                }
+            }
+            let Some((source, file)) = found else {
+                return Err(anyhow!(
+                    "the APT repository has no package index: {} all answered 404 (not found). Is the snapshot date right, and does it have {}?",
+                    location.shown(),
+                    base.path.trim_start_matches('/')
+                ));
+            };
+            (source, file, false)
+        }
+    };
+    let text = decompress(ctx, runner, &scratch, &file, &source, local)?;
+    let index = PackagesIndex::parse(&text);
+    if index.package_count() == 0 {
+        let why = format!(
+            "{source} holds no package stanzas (`Package:` and `Version:` lines): is it a Debian `Packages` index?"
+        );
+        return Err(if local { bad!("{why}") } else { anyhow!(why) });
+    }
+    ctx.detail(format!(
+        "read {source}: {} packages, {} versions",
+        index.package_count(),
+        index.entry_count()
+    ));
+    Ok(Snapshot { source, index })
+}
+
+/// Downloads `url` into the scratch folder; `None` when the server says 404/410.
+fn download(
+    ctx: &Context,
+    runner: &Runner,
+    scratch: &Scratch,
+    url: &Url,
+) -> Result<Option<PathBuf>> {
+    let out = scratch.0.join("download");
+    let _ = fs::remove_file(&out);
+    let login = credentials(url);
+    // The credentials go to curl in a config file only we can read.
+    let secret = match &login.found {
+        Some(found) => Some(SecretFile::named("curl.conf", &curl_config(found))?),
+        None => None,
+    };
+    let mut step = Step::new(format!("download {}", url.shown()), "curl").args([
+        "--silent",
+        "--show-error",
+        "--location",
+        "--proto",
+        "=http,https",
+        "--connect-timeout",
+        "30",
+        "--output",
+    ]);
+    step = step
+        .arg(out.to_string_lossy())
+        .args(["--write-out", "%{http_code}"]);
+    if let Some(secret) = &secret {
+        step = step.arg("--config").arg(secret.path().to_string_lossy());
+    }
+    step = step.arg(url.shown());
+    ctx.detail(format!("$ {}", step.command_line()));
+    let outcome = runner.capture(&step)?;
+    drop(secret);
+    if outcome.interrupted {
+        return Err(anyhow!("interrupted while downloading {}", url.shown()));
+    }
+    let code_text = outcome.stdout.trim().to_string();
+    let code: u16 = code_text.parse().unwrap_or(0);
+    if !outcome.ok {
+        let said: Vec<&str> = outcome
+            .output
+            .lines()
+            .map(|line| line.strip_suffix(code_text.as_str()).unwrap_or(line).trim())
+            .filter(|line| !line.is_empty())
+            .collect();
+        return Err(anyhow!(
+            "cannot download {}: {} (is the network up and the repository reachable?)",
+            url.shown(),
+            if said.is_empty() {
+                format!(
+                    "curl failed ({})",
+                    outcome
+                        .code
+                        .map_or("killed".into(), |c| format!("exit {c}"))
+                )
+            } else {
+                said.join("; ")
+            }
+        ));
+    }
+    match code {
+        200 => Ok(Some(out)),
+        404 | 410 => {
+            ctx.detail(format!("{}: {code}, trying the next form", url.shown()));
+            Ok(None)
+        }
+        401 | 403 => Err(anyhow!(
+            "{} answered {code} ({}): {}",
+            url.shown(),
+            if code == 401 {
+                "login needed"
+            } else {
+                "forbidden"
+            },
+            login.advice(url)
+        )),
+        _ => Err(anyhow!(
+            "{} answered HTTP {code_text}; cannot read the package index",
+            url.shown()
+        )),
+    }
+}
+
+/// Returns the index text, decompressing gzip and xz by their magic bytes.
+fn decompress(
+    ctx: &Context,
+    runner: &Runner,
+    scratch: &Scratch,
+    file: &Path,
+    source: &str,
+    local: bool,
+) -> Result<String> {
+    let fail = |why: String| if local { bad!("{why}") } else { anyhow!(why) };
+    let read = |path: &Path| {
+        fs::read(path).map_err(|err| fail(format!("cannot read the package index {source}: {err}")))
+    };
+    let mut head = [0u8; 6];
+    let n = fs::File::open(file)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|err| fail(format!("cannot read the package index {source}: {err}")))?;
+    let head = &head[..n];
+    let (tool, suffix) = if head.starts_with(&[0x1f, 0x8b]) {
+        ("gzip", "gz")
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        ("xz", "xz")
+    } else if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+        return Err(fail(format!(
+            "{source} is lz4-compressed (an apt lists file?); decompress it first: /usr/lib/apt/apt-helper cat-file {source} > Packages"
+        )));
+    } else if head.starts_with(b"BZh") {
+        return Err(fail(format!(
+            "{source} is bzip2-compressed; decompress it first (bunzip2 -k)"
+        )));
+    } else {
+        return Ok(text_of(read(file)?));
+    };
+    runner.require_tools(&[tool])?;
+    let packed = scratch.0.join(format!("Packages.{suffix}"));
+    let unpacked = scratch.0.join("Packages");
+    let _ = fs::remove_file(&unpacked);
+    fs::copy(file, &packed)
+        .with_context(|| format!("cannot copy {source} to {}", packed.display()))?;
+    let step = Step::new(format!("decompress {source}"), tool)
+        .args(["-d", "-f", "-q"])
+        .arg(packed.to_string_lossy());
+    ctx.detail(format!("$ {}", step.command_line()));
+    let outcome = runner.capture(&step)?;
+    if !outcome.ok {
+        return Err(fail(format!(
+            "{source} looks {tool}-compressed but does not decompress: {}",
+            outcome.output.trim()
+        )));
+    }
+    Ok(text_of(read(&unpacked)?))
+}
+
+/// Indexes are UTF-8; a stray byte in a description must not stop the check.
+fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+}
+
+/// A private folder for downloads, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let base = std::env::temp_dir();
+        for _ in 0..16 {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+            let dir = base.join(format!("xtask-index-{}-{n}-{nanos}", std::process::id()));
+            match DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(Scratch(dir)),
+                Err(err) if err.kind() == ErrorKind::AlreadyExists => continue,
+                Err(err) => {
+                    return Err(err)
+                        .with_context(|| format!("cannot create a folder in {}", base.display()))
+                }
+            }
+        }
+        Err(anyhow!(
+            "cannot create a fresh folder in {}",
+            base.display()
+        ))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn is_url(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// `https://user:pw@host/x` → `https://***@host/x`, for messages.
+pub fn redact_userinfo(text: &str) -> String {
+    if let Some((scheme, rest)) = text.split_once("://") {
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            return format!("{scheme}://***@{}", &rest[at + 1..]);
+        }
+    }
+    text.to_string()
+}
+
+/// An http(s) URL, split the way credentials are matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// Lowercase: `http` or `https`.
+    pub scheme: String,
+    /// Login and password written in the URL (`https://user:pw@host/…`), decoded.
+    user: Option<(String, String)>,
+    pub host: String,
+    pub port: Option<u16>,
+    /// Starts with `/`.
+    pub path: String,
+}
+
+impl Url {
+    pub fn parse(text: &str) -> Result<Url, String> {
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err("not a URL (expected http://… or https://…)".into());
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!(
+                "`{scheme}://` is not supported; use http:// or https://"
+            ));
+        }
+        if text.contains(char::is_whitespace) {
+            return Err("a URL cannot contain blanks".into());
+        }
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (user, hostport) = match authority.rsplit_once('@') {
+            Some((userinfo, hostport)) => {
+                let (login, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                (
+                    Some((percent_decode(login), percent_decode(password))),
+                    hostport,
+                )
+            }
+            None => (None, authority),
+        };
+        let (host, port) =
+            split_host_port(hostport).ok_or_else(|| format!("bad host or port `{hostport}`"))?;
+        if host.is_empty() {
+            return Err("no host name".into());
+        }
+        Ok(Url {
+            scheme,
+            user,
+            host: host.to_ascii_lowercase(),
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// The URL without credentials: what curl is given and what is shown.
+    pub fn shown(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(port) => format!("{}://{host}:{port}{}", self.scheme, self.path),
+            None => format!("{}://{host}{}", self.scheme, self.path),
+        }
+    }
+
+    /// `base/rel`, with exactly one `/` between.
+    pub fn join(&self, rel: &str) -> Url {
+        Url {
+            path: format!(
+                "{}/{}",
+                self.path.trim_end_matches('/'),
+                rel.trim_start_matches('/')
+            ),
+            ..self.clone()
+        }
+    }
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`; `None` when malformed.
+fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(port) => Some(port.parse::<u16>().ok()?),
+    };
+    Some((host, port))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Credentials found for a URL, and the files looked at.
+struct Login {
+    found: Option<Found>,
+    /// Credential files that exist but could not be read (permissions).
+    unreadable: Vec<String>,
+    looked_at: Vec<String>,
+}
+
+struct Found {
+    login: String,
+    password: String,
+}
+
+impl Login {
+    /// What to do after a 401/403, naming files but never their contents.
+    fn advice(&self, url: &Url) -> String {
+        let mut text = if self.found.is_some() {
+            "the credentials found for it were refused; check the `machine` entry".to_string()
+        } else {
+            format!(
+                "no credentials for it; add `machine {}://{}{} login <user> password <password>` to a 0600 file in {}/auth.conf.d/ (as apt reads it) or a `machine {}` entry to ~/.netrc",
+                url.scheme,
+                url.host,
+                url.port.map_or(String::new(), |p| format!(":{p}")),
+                apt_etc().display(),
+                url.host
+            )
+        };
+        if !self.unreadable.is_empty() {
+            text.push_str(&format!(
+                " (could not read {}: run as a user who can, or copy the entry to ~/.netrc)",
+                self.unreadable.join(", ")
+            ));
+        }
+        if !self.looked_at.is_empty() {
+            text.push_str(&format!("; looked in {}", self.looked_at.join(", ")));
+        }
+        text
+    }
+}
+
+fn apt_etc() -> PathBuf {
+    std::env::var_os(APT_ETC_ENV)
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from(APT_ETC), PathBuf::from)
+}
+
+fn netrc_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("NETRC").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(|home| Path::new(&home).join(".netrc"))
+}
+
+/// Credentials for `url`, as apt would find them: in the URL itself, then
+/// `/etc/apt/auth.conf`, then `/etc/apt/auth.conf.d/*.conf` (in name order),
+/// the first matching `machine`; then `~/.netrc` (or `$NETRC`), as curl would.
+fn credentials(url: &Url) -> Login {
+    let mut login = Login {
+        found: None,
+        unreadable: Vec::new(),
+        looked_at: Vec::new(),
+    };
+    if let Some((user, password)) = &url.user {
+        login.found = Some(Found {
+            login: user.clone(),
+            password: password.clone(),
+        });
+        return login;
+    }
+    let etc = apt_etc();
+    let mut apt_files = vec![etc.join("auth.conf")];
+    if let Ok(entries) = fs::read_dir(etc.join("auth.conf.d")) {
+        let mut parts: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "conf"))
+            .collect();
+        parts.sort();
+        apt_files.extend(parts);
+    }
+    let read = |path: &Path, login: &mut Login| match fs::read_to_string(path) {
+        Ok(text) => {
+            login.looked_at.push(path.display().to_string());
+            Some(text)
+        }
+        Err(err) if err.kind() == ErrorKind::NotFound => None,
+        Err(_) => {
+            login.unreadable.push(path.display().to_string());
+            None
+        }
+    };
+    for path in &apt_files {
+        let Some(text) = read(path, &mut login) else {
+            continue;
+        };
+        if let Some(found) = netrc_entries(&text)
+            .into_iter()
+            .find(|entry| {
+                entry
+                    .machine
+                    .as_deref()
+                    .is_some_and(|m| apt_machine_matches(m, url))
+            })
+            .and_then(Entry::into_found)
+        {
+            login.found = Some(found);
+            return login;
+        }
+    }
+    if let Some(path) = netrc_path() {
+        if let Some(text) = read(&path, &mut login) {
+            let entries = netrc_entries(&text);
+            let host_entry = entries.iter().position(|e| {
+                e.machine
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(&url.host))
+            });
+            let chosen = host_entry.or_else(|| entries.iter().position(|e| e.machine.is_none()));
+            login.found = chosen
+                .and_then(|i| entries.into_iter().nth(i))
+                .and_then(Entry::into_found);
+        }
+    }
+    login
+}
+
+/// One `machine` (or `default`, with `machine` None) entry of a netrc-like file.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Entry {
+    machine: Option<String>,
+    login: Option<String>,
+    password: Option<String>,
+}
+
+impl Entry {
+    fn into_found(self) -> Option<Found> {
+        Some(Found {
+            login: self.login?,
+            password: self.password.unwrap_or_default(),
+        })
+    }
+}
+
+/// The entries of a netrc-like file: tokens separated by blanks or newlines;
+/// unknown tokens are ignored, as apt does; `#` starts a comment line.
+fn netrc_entries(text: &str) -> Vec<Entry> {
+    let mut tokens = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .flat_map(str::split_whitespace);
+    let mut entries: Vec<Entry> = Vec::new();
+    while let Some(token) = tokens.next() {
+        match token {
+            "machine" => entries.push(Entry {
+                machine: tokens.next().map(str::to_string),
+                ..Entry::default()
+            }),
+            "default" => entries.push(Entry::default()),
+            "login" | "password" => {
+                let value = tokens.next().map(str::to_string);
+                if let Some(entry) = entries.last_mut() {
+                    if token == "login" {
+                        entry.login = value;
+                    } else {
+                        entry.password = value;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    entries
+}
+
+/// apt_auth.conf(5): `machine [protocol://]hostname[:port][/path]`. Without a
+/// protocol only https matches; without a port every port; a path matches
+/// URLs whose path starts with it.
+fn apt_machine_matches(machine: &str, url: &Url) -> bool {
+    let rest = match machine.split_once("://") {
+        Some((protocol, rest)) => {
+            if !protocol.eq_ignore_ascii_case(&url.scheme) {
+                return false;
+            }
+            rest
+        }
+        None if url.scheme == "https" => machine,
+        None => return false,
+    };
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], Some(&rest[i..])),
+        None => (rest, None),
+    };
+    let Some((host, port)) = split_host_port(hostport) else {
+        return false;
+    };
+    host.eq_ignore_ascii_case(&url.host)
+        && port.is_none_or(|port| url.port == Some(port))
+        && path.is_none_or(|path| url.path.starts_with(path))
+}
+
+/// A curl config (`-K`) that logs in as `found`; quoted so that any byte of a
+/// password survives.
+fn curl_config(found: &Found) -> Vec<u8> {
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        "user = \"{}:{}\"\n",
+        quote(&found.login),
+        quote(&found.password)
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parses_and_shows_urls_without_credentials() {
+        let u = url("https://bob:p%40ss@Apt.Example.net:8443/cirrus/2021-02-01");
+        assert_eq!(u.host, "apt.example.net");
+        assert_eq!(u.port, Some(8443));
+        assert_eq!(u.path, "/cirrus/2021-02-01");
+        assert_eq!(u.user, Some(("bob".into(), "p@ss".into())));
+        assert_eq!(u.shown(), "https://apt.example.net:8443/cirrus/2021-02-01");
+        assert_eq!(
+            u.join("dists/bionic/main/binary-amd64").join("Packages.gz").shown(),
+            "https://apt.example.net:8443/cirrus/2021-02-01/dists/bionic/main/binary-amd64/Packages.gz"
+        );
+        assert_eq!(
+            url("http://[::1]:80/x/").join("/y").shown(),
+            "http://[::1]:80/x/y"
+        );
+        assert_eq!(url("https://h").path, "/");
+        for bad in [
+            "ftp://h/x",
+            "h/x",
+            "http://h:99999/",
+            "http://:80/",
+            "http://h/a b",
+        ] {
+            assert!(Url::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(redact_userinfo("https://u:p@h/x"), "https://***@h/x");
+        assert_eq!(redact_userinfo("https://h/x@y"), "https://h/x@y");
+    }
+
+    #[test]
+    fn matches_machines_as_apt_auth_conf_says() {
+        let u = url("https://example.org/debian/dists/x/Packages.gz");
+        for yes in [
+            "example.org",
+            "example.org/deb",
+            "example.org/debian",
+            "example.org/debian/",
+            "https://example.org",
+        ] {
+            assert!(apt_machine_matches(yes, &u), "{yes}");
+        }
+        for no in [
+            "example.org:443",
+            "example.org/deb/",
+            "example.org/ubuntu",
+            "example.orga",
+            "example.net",
+            "http://example.org",
+        ] {
+            assert!(!apt_machine_matches(no, &u), "{no}");
+        }
+        let plain = url("http://127.0.0.1:8080/cirrus/x");
+        assert!(
+            !apt_machine_matches("127.0.0.1", &plain),
+            "no protocol: https only"
+        );
+        assert!(apt_machine_matches("http://127.0.0.1", &plain));
+        assert!(apt_machine_matches("http://127.0.0.1:8080/cirrus", &plain));
+        assert!(!apt_machine_matches("http://127.0.0.1:8081", &plain));
+    }
+
+    #[test]
+    fn reads_netrc_like_entries() {
+        let text = "# comment machine evil login x password y\nmachine a.example login al password 'p w'\n\
+                    machine b.example\n  login bo\n  password \"q\\\"\n  account z\ndefault login anon password none\n";
+        let entries = netrc_entries(text);
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].machine.as_deref(), Some("a.example"));
+        assert_eq!(entries[0].login.as_deref(), Some("al"));
+        assert_eq!(entries[1].password.as_deref(), Some("\"q\\\""));
+        assert_eq!(entries[2].machine, None);
+        assert_eq!(entries[2].login.as_deref(), Some("anon"));
+    }
+
+    #[test]
+    fn curl_config_quotes_the_password() {
+        let found = Found {
+            login: "me".into(),
+            password: r#"a"b\c"#.into(),
+        };
+        assert_eq!(
+            curl_config(&found),
+            br#"user = "me:a\"b\\c""#.iter().copied().chain(*b"\n").collect::<Vec<u8>>()
+        );
+    }
+}
