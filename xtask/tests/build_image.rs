@@ -4,86 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 
+use common::apt::{apt_server, packages_of, tree_with_snapshot, APT_REPO, DEPENDENCIES};
 use common::{monorepo_files, Fakes, Layout, Tree};
-
-const APT_REPO: &str = "https://apt.mobiledgex.net/cirrus/2021-02-01";
-const DEPENDENCIES: &str = "openstack-tenant/packages/mobiledgex/dependencies";
-
-/// Serves `packages` as the snapshot's `dists/bionic/main/binary-amd64/Packages`
-/// on 127.0.0.1 (404 for anything else); returns the snapshot's URL.
-fn apt_server(packages: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let Ok(clone) = stream.try_clone() else {
-                continue;
-            };
-            let mut reader = BufReader::new(clone);
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).map_or(true, |n| n == 0) || header == "\r\n" {
-                    break;
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("");
-            let (status, body) = if path.ends_with("/dists/bionic/main/binary-amd64/Packages") {
-                ("200 OK", packages.as_str())
-            } else {
-                ("404 Not Found", "not found\n")
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    format!("http://127.0.0.1:{port}/cirrus/2021-02-01")
-}
-
-/// A `Packages` index with every pin of `dependencies` at its pinned version.
-fn packages_of(dependencies: &str) -> String {
-    dependencies
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| {
-            let mut fields = line.split_whitespace();
-            let name = fields.next().unwrap();
-            let version = fields.next().unwrap().trim_start_matches(['<', '>', '=']);
-            format!("Package: {name}\nVersion: {version}\nArchitecture: amd64\n\n")
-        })
-        .collect()
-}
-
-/// A tree whose APT snapshot (packer's and chef's) is served on 127.0.0.1
-/// with `packages`, or with every pin as it is when `None`.
-fn tree_with_snapshot(layout: Layout, packages: Option<String>) -> (Tree, String) {
-    let tree = Tree::with_git(layout);
-    let packages = packages.unwrap_or_else(|| packages_of(&tree.read(DEPENDENCIES)));
-    let url = apt_server(packages);
-    for file in [
-        "openstack-tenant/packer/build.sh",
-        "chef/cookbooks/upgrade_mobiledgex_package/recipes/default.rb",
-        "chef/policyfiles/base.rb",
-        "chef/policyfiles/base.lock.json",
-    ] {
-        let text = tree.read(file);
-        tree.write(file, &text.replace(APT_REPO, &url));
-    }
-    tree.git(&["commit", "-q", "-am", "APT snapshot on 127.0.0.1"]);
-    (tree, url)
-}
 
 const SOURCE_IMAGE: &str = "ubuntu-18.04-server-cloudimg-amd64-2021-10-05";
 

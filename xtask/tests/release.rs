@@ -1,0 +1,458 @@
+//! `cargo xtask release` end to end: real git, make and dpkg-deb, the fake
+//! cloud and chef tools, an APT snapshot served on 127.0.0.1. A failure is
+//! injected at each step in turn; `--resume` then finishes the release with
+//! no step done twice.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::apt::tree_with_snapshot;
+use common::{Fakes, Layout, Run, Tree};
+use serde_json::Value;
+
+const STATE: &str = "target/xtask/release.json";
+
+fn fakes() -> Fakes {
+    let fakes = Fakes::new();
+    fakes.seed_rendition_cookbooks();
+    fakes
+}
+
+fn state(tree: &Tree) -> Value {
+    serde_json::from_str(&tree.read(STATE)).unwrap()
+}
+
+/// Each step's id with its state and how often it was started.
+fn steps(tree: &Tree) -> Vec<(String, String, u64)> {
+    state(tree)["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+                s["attempts"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn count(calls: &[String], prefix: &str) -> usize {
+    calls.iter().filter(|c| c.starts_with(prefix)).count()
+}
+
+/// The tree after a complete release of 3.0.2.
+fn assert_released(tree: &Tree, fakes: &Fakes, run: &Run) {
+    assert!(tree
+        .read("openstack-tenant/packages/mobiledgex/Makefile")
+        .contains("VERSION = 3.0.2\n"));
+    assert!(tree
+        .read("vmlayer/props.go")
+        .contains("var MEXInfraVersion = \"3.0.2\""));
+    assert!(tree
+        .path("openstack-tenant/packages/mobiledgex/mobiledgex_3.0.2_amd64.deb")
+        .is_file());
+    assert!(fakes
+        .state()
+        .join("glance/mobiledgex-v3.0.2.json")
+        .is_file());
+    assert!(fakes
+        .state()
+        .join("cookbooks/upgrade_mobiledgex_package/1.0.15")
+        .is_file());
+    let calls = fakes.calls();
+    assert_eq!(
+        count(&calls, "chef push"),
+        0,
+        "release never pushes a policy: {calls:#?}"
+    );
+    assert!(
+        run.stdout.contains("cargo xtask chef-push --group"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("ONLY AFTER"), "{}", run.stdout);
+    for (id, state, _) in steps(tree) {
+        assert_eq!(state, "done", "{id}");
+    }
+    let check = tree.xtask(&["check"]);
+    check.assert_code(0);
+    fakes.assert_no_secrets(tree, run);
+}
+
+#[test]
+fn a_whole_release_runs_every_step_once_in_order_and_never_pushes() {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let fakes = fakes();
+    let run = fakes.run(&tree, &["release", "3.0.2", "--yes"]);
+    run.assert_code(0);
+    assert_released(&tree, &fakes, &run);
+    let ids: Vec<String> = steps(&tree)
+        .into_iter()
+        .map(|(id, _, n)| format!("{id}×{n}"))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "bump×1",
+            "build-package×1",
+            "build-image:openstack×1",
+            "chef-policy×1"
+        ]
+    );
+    // The irreversible tools, in the runbook's order.
+    let calls = fakes.calls();
+    let order: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| {
+            [
+                "packer build",
+                "knife upload",
+                "chef install policyfiles/base.rb",
+            ]
+            .into_iter()
+            .find(|p| c.starts_with(p))
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "packer build",
+            "knife upload",
+            "chef install policyfiles/base.rb"
+        ]
+    );
+    let status = fakes.run(&tree, &["release", "--status"]);
+    status.assert_code(0);
+    assert_eq!(
+        status.stdout.matches("[done]").count(),
+        4,
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn layout_b_and_all_platforms() {
+    let (tree, _) = tree_with_snapshot(Layout::B, None);
+    let fakes = fakes();
+    let run = fakes.run(&tree, &["release", "3.0.2", "--all-platforms", "--yes"]);
+    run.assert_code(0);
+    for image in [
+        "mobiledgex-v3.0.2",
+        "mobiledgex-v3.0.2-vcd",
+        "mobiledgex-v3.0.2-vsphere",
+    ] {
+        assert!(
+            fakes.state().join(format!("glance/{image}.json")).is_file(),
+            "{image}"
+        );
+    }
+    assert_eq!(count(&fakes.calls(), "packer build"), 3);
+    assert!(tree
+        .read("chef/policyfiles/base.rb")
+        .contains("default['mobiledgeXPackageVersion'] = '3.0.2'"));
+    tree.xtask(&["check"]).assert_code(0);
+}
+
+/// How to make one step fail, and how to undo it before resuming.
+struct Fault {
+    step: &'static str,
+    inject: fn(&Tree, &mut Fakes),
+    undo: fn(&Tree, &mut Fakes),
+}
+
+const BUILD_SH: &str = "openstack-tenant/packages/build.sh";
+
+fn set_mode(tree: &Tree, rel: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tree.path(rel), std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn chattr(tree: &Tree, flag: &str, rel: &str) -> bool {
+    Command::new("chattr")
+        .arg(flag)
+        .arg(tree.path(rel))
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+const FAULTS: [Fault; 4] = [
+    Fault {
+        step: "bump",
+        // props.go cannot be replaced: the all-or-nothing write fails and restores.
+        inject: |tree, _| {
+            assert!(
+                chattr(tree, "+i", "vmlayer/props.go"),
+                "chattr +i is needed here"
+            )
+        },
+        undo: |tree, _| assert!(chattr(tree, "-i", "vmlayer/props.go")),
+    },
+    Fault {
+        step: "build-package",
+        // make cannot run the package's build.sh.
+        inject: |tree, _| set_mode(tree, BUILD_SH, 0o644),
+        undo: |tree, _| set_mode(tree, BUILD_SH, 0o755),
+    },
+    Fault {
+        step: "build-image:openstack",
+        inject: |_, fakes| {
+            fakes.set("XTASK_FAKE_FAIL", "packer:build");
+        },
+        undo: |_, fakes| {
+            fakes.set("XTASK_FAKE_FAIL", "");
+        },
+    },
+    Fault {
+        step: "chef-policy",
+        inject: |_, fakes| {
+            fakes.set("XTASK_FAKE_FAIL", "knife:upload");
+        },
+        undo: |_, fakes| {
+            fakes.set("XTASK_FAKE_FAIL", "");
+        },
+    },
+];
+
+#[test]
+fn a_failure_at_each_step_then_resume_finishes_without_redoing_anything() {
+    if !chattr_works() {
+        eprintln!("skipping the bump fault: chattr +i does not work on this file system");
+    }
+    for fault in FAULTS.iter().filter(|f| f.step != "bump" || chattr_works()) {
+        let (tree, _) = tree_with_snapshot(Layout::A, None);
+        let mut fakes = fakes();
+        (fault.inject)(&tree, &mut fakes);
+        let failed = fakes.run(&tree, &["release", "3.0.2", "--yes"]);
+        (fault.undo)(&tree, &mut fakes);
+        failed.assert_code(1);
+        assert!(
+            failed.stderr.contains("cargo xtask release --resume"),
+            "{}",
+            failed.stderr
+        );
+        let states = steps(&tree);
+        let at = states
+            .iter()
+            .position(|(id, _, _)| id == fault.step)
+            .unwrap();
+        for (i, (id, state, attempts)) in states.iter().enumerate() {
+            let want = match i.cmp(&at) {
+                std::cmp::Ordering::Less => ("done", 1),
+                std::cmp::Ordering::Equal => ("failed", 1),
+                std::cmp::Ordering::Greater => ("pending", 0),
+            };
+            assert_eq!((state.as_str(), *attempts), want, "{}: {id}", fault.step);
+        }
+        // Nothing irreversible after the failure.
+        let calls = fakes.calls();
+        if at < 2 {
+            assert_eq!(count(&calls, "packer build"), 0, "{}", fault.step);
+        }
+        if at < 3 {
+            assert_eq!(count(&calls, "knife upload"), 0, "{}", fault.step);
+        }
+        let status = fakes.run(&tree, &["release", "--status"]);
+        assert!(status.stdout.contains("[failed]"), "{}", status.stdout);
+
+        let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
+        resumed.assert_code(0);
+        assert_released(&tree, &fakes, &resumed);
+        for (i, (id, _, attempts)) in steps(&tree).iter().enumerate() {
+            let want = if i == at { 2 } else { 1 };
+            assert_eq!(
+                *attempts, want,
+                "{}: {id} started {attempts} times",
+                fault.step
+            );
+        }
+        let calls = fakes.calls();
+        let builds = count(&calls, "packer build");
+        assert_eq!(
+            builds,
+            if fault.step == "build-image:openstack" {
+                2
+            } else {
+                1
+            },
+            "{calls:#?}"
+        );
+    }
+}
+
+fn chattr_works() -> bool {
+    let dir = common::TempDir::new("chattr");
+    let file = dir.path().join("probe");
+    std::fs::write(&file, "x").unwrap();
+    let ok = Command::new("chattr")
+        .arg("+i")
+        .arg(&file)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        let _ = Command::new("chattr").arg("-i").arg(&file).status();
+    }
+    ok
+}
+
+#[test]
+fn resume_refuses_when_the_tree_no_longer_matches_a_done_step() {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let mut fakes = fakes();
+    fakes.set("XTASK_FAKE_FAIL", "packer:build");
+    fakes
+        .run(&tree, &["release", "3.0.2", "--yes"])
+        .assert_code(1);
+    fakes.set("XTASK_FAKE_FAIL", "");
+
+    // Someone moved the version on by hand: the built package is not this release's.
+    tree.edit(
+        "openstack-tenant/packages/mobiledgex/Makefile",
+        "VERSION = 3.0.2",
+        "VERSION = 3.0.3",
+    );
+    let before = tree.snapshot();
+    let refused = fakes.run(&tree, &["release", "--resume", "--yes"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("VERSION is 3.0.3"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("bumped it to 3.0.2"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(tree.snapshot(), before);
+    tree.edit(
+        "openstack-tenant/packages/mobiledgex/Makefile",
+        "VERSION = 3.0.3",
+        "VERSION = 3.0.2",
+    );
+
+    // A changed pin invalidates the built .deb.
+    tree.edit(
+        "openstack-tenant/packages/mobiledgex/dependencies",
+        "=1.9.0-1",
+        "=1.9.1-1",
+    );
+    let refused = fakes.run(&tree, &["release", "--resume", "--yes"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("dependencies changed"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(count(&fakes.calls(), "packer build"), 1);
+}
+
+#[test]
+fn ctrl_c_stops_the_build_and_the_interrupted_step_counts_as_not_done() {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let mut fakes = fakes();
+    fakes.set("XTASK_FAKE_PACKER_BUILD_SECONDS", "60");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("-C")
+        .arg(tree.root())
+        .args(["--color", "never", "release", "3.0.2", "--yes"]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in fakes_env(&fakes) {
+        cmd.env(key, value);
+    }
+    let child = cmd.spawn().unwrap();
+    let started = Instant::now();
+    while count(&fakes.calls(), "packer build") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the build never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!fakes.state().join("glance/mobiledgex-v3.0.2.json").exists());
+    let states = steps(&tree);
+    assert_eq!(
+        states[2],
+        (
+            "build-image:openstack".to_string(),
+            "interrupted".to_string(),
+            1
+        )
+    );
+    assert_eq!(states[3].1, "pending");
+    let status = fakes.run(&tree, &["release", "--status"]);
+    assert!(
+        status.stdout.contains("interrupted (not done)"),
+        "{}",
+        status.stdout
+    );
+
+    fakes.set("XTASK_FAKE_PACKER_BUILD_SECONDS", "");
+    let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
+    resumed.assert_code(0);
+    assert_released(&tree, &fakes, &resumed);
+}
+
+/// The environment `Fakes::run` would use, for a run started by hand.
+fn fakes_env(fakes: &Fakes) -> Vec<(String, String)> {
+    fakes.env()
+}
+
+#[test]
+fn the_plan_is_shown_first_and_nothing_runs_without_confirmation() {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let fakes = fakes();
+    let before = tree.snapshot();
+    let dry = fakes.run(&tree, &["release", "3.0.2", "--all-platforms", "--dry-run"]);
+    dry.assert_code(0);
+    for line in [
+        "1. [pending] set base image version 3.0.2 at every site",
+        "build image mobiledgex-v3.0.2-vcd (vcd)  [irreversible]",
+        "knife upload --chef-repo-path chef cookbooks/upgrade_mobiledgex_package",
+        "never run by release: cargo xtask chef-push",
+        "+VERSION = 3.0.2",
+    ] {
+        assert!(dry.stdout.contains(line), "{line}\n{}", dry.stdout);
+    }
+    let refused = fakes.run(&tree, &["release", "3.0.2"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("not a terminal"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(tree.snapshot(), before);
+    assert!(fakes.calls().is_empty(), "{:#?}", fakes.calls());
+
+    for bad in [
+        &["release", "3.0"][..],
+        &["release", "3.0.1"],
+        &["release", "3.0.2", "--apt-snapshot", "2021-02-30"],
+        &["release", "--resume"],
+    ] {
+        let run = fakes.run(&tree, bad);
+        run.assert_code(2);
+        assert_eq!(tree.snapshot(), before, "{bad:?}");
+    }
+}
