@@ -28,7 +28,7 @@ use crate::tree::{read_text, WorkTree};
 
 /// The output image is `mobiledgex-v<tag>` (vmlayer expects this name).
 pub const IMAGE_PREFIX: &str = "mobiledgex-v";
-const TEMPLATE: &str = "packer_template.mobiledgex.json";
+const TEMPLATE: &str = paths::PACKER_TEMPLATE;
 /// Where build.sh reads the Artifactory API key when it is not in the environment.
 const APIKEY_FILE: &str = ".mobiledgex/artifactory.apikey";
 const APIKEY_ENV: &str = "ARTIFACTORY_APIKEY";

@@ -182,6 +182,7 @@ impl Changeset {
     }
 
     /// The content a file will have after apply (None if untouched/removed).
+    #[cfg(test)]
     pub fn updated(&self, rel: &str) -> Option<String> {
         self.files.get(rel)?.updated()
     }

@@ -19,7 +19,7 @@ use crate::context::Context;
 use crate::debian::version::{without_revision, DebVersion};
 use crate::flags;
 use crate::rules::{self, Finding, KUBERNETES_PACKAGES};
-use crate::sites::{self, paths, Inventory, Site};
+use crate::sites::{self, paths, Inventory};
 use crate::tree::WorkTree;
 
 pub use outdated::preflight_against_snapshot;
@@ -242,12 +242,4 @@ pub fn print_image_cache_hint(ctx: &Context, moved: &[(String, String, String)])
             }
         }
     }
-}
-
-/// The site of a pin, for messages.
-pub fn pin_site(inventory: &Inventory, name: &str) -> Option<Site> {
-    inventory
-        .all_sites()
-        .into_iter()
-        .find(|site| site.id == sites::ids::DEPS && site.key == name)
 }

@@ -58,7 +58,9 @@ pub fn scan(text: &str, pattern: &Regex) -> Vec<Found> {
     found
 }
 
-/// `text` with the bytes of `span` replaced by `new`; every other byte stays.
+/// `text` with the bytes of `span` replaced by `new`; every other byte stays
+/// (the changeset does this for many spans at once; tests use this one).
+#[cfg(test)]
 pub fn splice(text: &str, span: &Range<usize>, new: &str) -> String {
     let mut out = String::with_capacity(text.len() + new.len());
     out.push_str(&text[..span.start]);

@@ -23,20 +23,6 @@ pub const POLICY_LOCK: &str = "policy-lock";
 pub const COOKBOOK_BUMP: &str = "cookbook-bump";
 pub const PACKAGE_BUMP: &str = "package-bump";
 
-/// Every rule id, in the order of the spec.
-pub const ALL: [&str; 10] = [
-    PACKAGE_VERSION,
-    CHEF_PACKAGE_VERSION,
-    APT_SNAPSHOT,
-    CHEF_CLIENT,
-    KUBERNETES,
-    DEPENDENCIES_SYNTAX,
-    COOKBOOK_PIN,
-    POLICY_LOCK,
-    COOKBOOK_BUMP,
-    PACKAGE_BUMP,
-];
-
 pub const KUBERNETES_PACKAGES: [&str; 3] = ["kubeadm", "kubectl", "kubelet"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -446,6 +432,12 @@ fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
         };
         let mut stale = Vec::new();
         let mut locations = Vec::new();
+        if let Some(locked_name) = lock.name.as_deref().filter(|n| *n != policy.name) {
+            stale.push(format!(
+                "it is the lock of policy `{locked_name}`, not `{}`",
+                policy.name
+            ));
+        }
         for pin in &policy.pins {
             match lock.cookbooks.get(&pin.key) {
                 Some(locked) if *locked == pin.value => {}

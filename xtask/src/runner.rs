@@ -167,13 +167,6 @@ impl Runner {
         })
     }
 
-    pub fn with_log_dir(self, dir: PathBuf) -> Runner {
-        Runner {
-            log_dir: dir,
-            ..self
-        }
-    }
-
     /// Quiet: the tools' output is not streamed (it is still logged, and its
     /// last lines are shown when a step fails).
     pub fn set_quiet(&mut self, quiet: bool) {

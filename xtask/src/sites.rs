@@ -20,12 +20,12 @@ pub mod paths {
     pub const DEPENDENCIES: &str = "openstack-tenant/packages/mobiledgex/dependencies";
     /// The old split layout, refused with an explanation.
     pub const SPLIT_DEPENDENCIES: &str = "openstack-tenant/packages/mobiledgex/dependencies.common";
-    pub const PACKAGE_BUILD_SH: &str = "openstack-tenant/packages/build.sh";
     pub const PROPS_GO: &str = "vmlayer/props.go";
     pub const PACKAGE_VERSION_GO: &str = "version/package-version.go";
     pub const PACKER_DIR: &str = "openstack-tenant/packer";
     pub const PACKER_BUILD_SH: &str = "openstack-tenant/packer/build.sh";
-    pub const PACKER_TEMPLATE: &str = "openstack-tenant/packer/packer_template.mobiledgex.json";
+    /// The packer template, in PACKER_DIR (packer runs there).
+    pub const PACKER_TEMPLATE: &str = "packer_template.mobiledgex.json";
     pub const DOCKER_IMAGE_CACHE: &str = "openstack-tenant/packer/docker-image-cache.txt";
     pub const CHEF_DIR: &str = "chef";
     pub const COOKBOOKS_DIR: &str = "chef/cookbooks";
@@ -184,7 +184,7 @@ pub enum LockState {
 
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// The file stem: `base` for `chef/policyfiles/base.rb`.
+    /// The policy's `name`, else the file stem: `base` for `chef/policyfiles/base.rb`.
     pub name: String,
     pub path: String,
     pub pins: Vec<Site>,
@@ -512,8 +512,12 @@ fn load_policies(tree: &dyn Tree, problems: &mut Problems) -> Result<Vec<Policy>
                 ));
             }
         }
+        let declared = ruby::name(&text)
+            .into_iter()
+            .next()
+            .map(|found| found.value);
         policies.push(Policy {
-            name: name.to_string(),
+            name: declared.unwrap_or_else(|| name.to_string()),
             path,
             pins,
             attributes: ruby::default_attributes(&text),

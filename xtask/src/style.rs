@@ -25,6 +25,7 @@ impl Paint {
         Paint { enabled }
     }
 
+    #[cfg(test)]
     pub fn plain() -> Paint {
         Paint { enabled: false }
     }

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::apt::{apt_server, packages_of, tree_with_snapshot, APT_REPO, DEPENDENCIES};
+use common::apt::{packages_of, tree_with_snapshot, DEPENDENCIES};
 use common::{monorepo_files, Fakes, Layout, Tree};
 
 const SOURCE_IMAGE: &str = "ubuntu-18.04-server-cloudimg-amd64-2021-10-05";

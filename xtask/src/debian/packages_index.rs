@@ -46,12 +46,14 @@ impl PackagesIndex {
     }
 
     /// The highest version of `name` by dpkg order (what apt would install
-    /// without pins or priorities), ignoring versions that do not parse.
-    pub fn candidate(&self, name: &str) -> Option<DebVersion> {
+    /// without pins or priorities), as the index writes it; versions that do
+    /// not parse are ignored.
+    pub fn candidate(&self, name: &str) -> Option<&str> {
         self.versions(name)
             .iter()
-            .filter_map(|v| DebVersion::parse(v).ok())
-            .max()
+            .filter_map(|text| DebVersion::parse(text).ok().map(|v| (v, text)))
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, text)| text.as_str())
     }
 
     /// Number of distinct package names.
@@ -65,6 +67,7 @@ impl PackagesIndex {
     }
 
     /// The package names, in no particular order.
+    #[cfg(test)]
     pub fn packages(&self) -> impl Iterator<Item = &str> {
         self.versions.keys().map(String::as_str)
     }

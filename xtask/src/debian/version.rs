@@ -267,33 +267,6 @@ impl Relation {
         }
     }
 
-    /// Splits a constraint such as `>=1.0.4+nmu2ubuntu1` or `= 1.16.2-00`
-    /// into its relation and the version text (trimmed, not yet validated),
-    /// so an editor can keep the text exactly as written.
-    pub fn split_constraint(s: &str) -> Result<(Relation, &str), String> {
-        let t = s.trim_start();
-        // The whole run of relation characters, so `==1.0` is refused
-        // rather than read as `=` and a version `=1.0`.
-        let len = t
-            .bytes()
-            .take_while(|b| matches!(b, b'<' | b'>' | b'='))
-            .count();
-        if len == 0 {
-            return Err(format!(
-                "constraint `{s}` does not start with a relation (=, >=, <=, <<, >>)"
-            ));
-        }
-        let rel = Relation::parse(&t[..len]).map_err(|e| format!("in constraint `{s}`: {e}"))?;
-        let version = t[len..].trim();
-        if version.is_empty() {
-            return Err(format!(
-                "constraint `{s}` has no version after `{}`",
-                rel.as_str()
-            ));
-        }
-        Ok((rel, version))
-    }
-
     pub fn as_str(&self) -> &'static str {
         match self {
             Relation::Eq => "=",
@@ -521,37 +494,6 @@ mod tests {
         }
         let e = Relation::parse("==").err().unwrap_or_default();
         assert!(e.contains("unknown version relation"), "{e}");
-    }
-
-    #[test]
-    fn splits_constraints() {
-        let ok = [
-            ("=1.18.20-00", Relation::Eq, "1.18.20-00"),
-            ("= 1.16.2-00", Relation::Eq, "1.16.2-00"),
-            (">=1.0.4+nmu2ubuntu1", Relation::Ge, "1.0.4+nmu2ubuntu1"),
-            ("  <= 2 ", Relation::Le, "2"),
-            (
-                "<<5:20.10.13~3-0~ubuntu-bionic",
-                Relation::Lt,
-                "5:20.10.13~3-0~ubuntu-bionic",
-            ),
-            (">>0", Relation::Gt, "0"),
-        ];
-        for (s, rel, ver) in ok {
-            assert_eq!(Relation::split_constraint(s), Ok((rel, ver)), "{s}");
-        }
-        for (s, why) in [
-            ("1.0", "does not start with a relation"),
-            ("<1.0", "deprecated"),
-            (">1.0", "deprecated"),
-            (">=", "has no version"),
-            ("= ", "has no version"),
-            ("==1.0", "unknown version relation"),
-            ("=>1.0", "unknown version relation"),
-        ] {
-            let e = Relation::split_constraint(s).err().unwrap_or_default();
-            assert!(e.contains(why), "{s:?}: {e:?}");
-        }
     }
 
     /// Deterministic xorshift64*, enough to sample pairs reproducibly.

@@ -50,16 +50,6 @@ pub struct PinCheck {
     pub verdict: Verdict,
 }
 
-/// The highest parsable version of `name` in the index, as written there.
-pub fn candidate_text(index: &PackagesIndex, name: &str) -> Option<String> {
-    index
-        .versions(name)
-        .iter()
-        .filter_map(|text| DebVersion::parse(text).ok().map(|v| (v, text)))
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, text)| text.clone())
-}
-
 /// Judges one pin; `Relation` and `DebVersion` give dpkg's exact semantics.
 pub fn judge(pin: &Pin, index: &PackagesIndex) -> PinCheck {
     let offered: Vec<DebVersion> = index
@@ -67,7 +57,7 @@ pub fn judge(pin: &Pin, index: &PackagesIndex) -> PinCheck {
         .iter()
         .filter_map(|text| DebVersion::parse(text).ok())
         .collect();
-    let candidate = candidate_text(index, &pin.name);
+    let candidate = index.candidate(&pin.name).map(str::to_string);
     let verdict = match (
         offered.iter().max(),
         Relation::parse(&pin.op),

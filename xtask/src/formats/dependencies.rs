@@ -30,8 +30,6 @@ pub struct Dependencies {
     pub errors: Vec<SyntaxError>,
 }
 
-pub const OPERATORS: [&str; 5] = [">=", "<=", "<<", ">>", "="];
-
 pub fn parse(text: &str) -> Dependencies {
     let pin_line =
         regex(r"^(?P<name>\S+)[ \t]+(?P<op>>=|<=|<<|>>|=|<|>)(?P<sep>[ \t]*)(?P<v>\S+)[ \t]*$");

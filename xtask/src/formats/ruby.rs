@@ -11,7 +11,7 @@ pub fn metadata_version(text: &str) -> Vec<Found> {
     )
 }
 
-/// `name 'upgrade_mobiledgex_package'` in metadata.rb or a policyfile.
+/// `name 'base'` in a policyfile (or a cookbook's metadata.rb).
 pub fn name(text: &str) -> Vec<Found> {
     scan(
         text,

@@ -26,6 +26,7 @@ pub struct SecretFile {
 }
 
 impl SecretFile {
+    #[cfg(test)]
     pub fn new(contents: &[u8]) -> Result<SecretFile> {
         SecretFile::named("secret", contents)
     }
