@@ -19,11 +19,11 @@ use crate::debian::apt_report::{self, Problem};
 use crate::error::AlreadyReported;
 use crate::flags::{self, Platform};
 use crate::formats::{self, shell};
+use crate::plan::{shown_command, Plan};
 use crate::rules;
 use crate::runner::{Runner, SecretFile, Step};
 use crate::semver::Semver;
 use crate::sites::{self, paths, Inventory};
-use crate::style::Paint;
 use crate::tree::{read_text, WorkTree};
 
 /// The output image is `mobiledgex-v<tag>` (vmlayer expects this name).
@@ -34,80 +34,6 @@ const APIKEY_FILE: &str = ".mobiledgex/artifactory.apikey";
 const APIKEY_ENV: &str = "ARTIFACTORY_APIKEY";
 /// OpenStack credentials: an openrc sets OS_AUTH_URL, a clouds.yaml entry OS_CLOUD.
 const OPENSTACK_ENV: [&str; 2] = ["OS_AUTH_URL", "OS_CLOUD"];
-
-/// One command of a plan, as shown before anything runs.
-#[derive(Debug, Clone)]
-pub struct PlannedStep {
-    pub step: Step,
-    /// Publishes, uploads or pushes: it cannot be taken back, so it never runs
-    /// after a failure or while a check fails.
-    pub irreversible: bool,
-    /// What the step changes besides the command, e.g. "publishes the image to glance".
-    pub note: Option<String>,
-}
-
-/// The commands a command will run, in order: printed before asking.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    pub steps: Vec<PlannedStep>,
-}
-
-impl Plan {
-    pub fn push(&mut self, step: Step, irreversible: bool, note: Option<String>) {
-        self.steps.push(PlannedStep {
-            step,
-            irreversible,
-            note,
-        });
-    }
-
-    pub fn len(&self) -> usize {
-        self.steps.len()
-    }
-
-    /// `Plan (N steps):`, then per step `[n/N] title`, its note, and `$ command`.
-    pub fn render(&self, paint: &Paint) -> String {
-        let total = self.steps.len();
-        let mut out = format!(
-            "{} ({total} step{}):\n",
-            paint.bold("Plan"),
-            if total == 1 { "" } else { "s" }
-        );
-        for (i, planned) in self.steps.iter().enumerate() {
-            let mark = if planned.irreversible {
-                format!("  {}", paint.warning("irreversible"))
-            } else {
-                String::new()
-            };
-            let _ = writeln!(out, "  [{}/{total}] {}{mark}", i + 1, planned.step.title());
-            if let Some(note) = &planned.note {
-                let _ = writeln!(out, "        {}", paint.dim(note));
-            }
-            let _ = writeln!(out, "        $ {}", shown_command(&planned.step));
-        }
-        out
-    }
-}
-
-/// The command line with `cd <dir> &&` in front when the step has a folder.
-pub fn shown_command(step: &Step) -> String {
-    match step.working_dir() {
-        Some(dir) if !dir.as_os_str().is_empty() => {
-            format!("cd {} && {}", dir.display(), step.command_line())
-        }
-        _ => step.command_line(),
-    }
-}
-
-/// Refuses at once (exit 2, nothing run) when nobody could answer the question.
-pub fn refuse_without_terminal(ctx: &Context, confirm: flags::Confirm) -> Result<()> {
-    if !confirm.yes && !confirm.dry_run && !ctx.stdin_is_terminal {
-        return Err(bad!(
-            "standard input is not a terminal, so nobody can confirm; pass --yes to go ahead or --dry-run to only preview. Nothing was run."
-        ));
-    }
-    Ok(())
-}
 
 /// What a build is asked for, decided (no defaults left to resolve).
 #[derive(Debug, Clone)]
@@ -163,7 +89,7 @@ impl flags::BuildImage {
             root: ctx.root.clone(),
         })?;
         let options = self.options(&inventory)?;
-        refuse_without_terminal(ctx, self.confirm)?;
+        ctx.require_answerable(self.confirm)?;
         let runner = Runner::for_root(&ctx.root)?;
         let mode = if self.confirm.dry_run {
             Mode::DryRun

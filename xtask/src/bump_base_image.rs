@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Result;
 
-use crate::changeset::Changeset;
+use crate::changeset::{self, Changeset};
 use crate::context::Context;
 use crate::rules::{self, Finding, Severity};
 use crate::runner::Runner;
@@ -224,15 +224,7 @@ fn verify(after: &Inventory, edits: &Edits) -> Result<()> {
             expect(site, date);
         }
     }
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        // A bug, not bad input: say so plainly; nothing was written.
-        anyhow::bail!(
-            "the planned edit does not re-read as intended, nothing was written:\n  {}",
-            wrong.join("\n  ")
-        )
-    }
+    changeset::ensure_reread(&wrong)
 }
 
 /// Refuses to edit files that have uncommitted changes (outside git: a warning).

@@ -611,6 +611,19 @@ impl Tree for View<'_> {
     }
 }
 
+/// After planning, a command re-reads the planned files; `wrong` lists the
+/// sites that do not read as intended. That is a bug in an editor, not bad
+/// input: stop before anything is written and say so plainly.
+pub fn ensure_reread(wrong: &[String]) -> Result<()> {
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the planned edit does not re-read as intended, nothing was written:\n  {}",
+        wrong.join("\n  ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,10 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::build_image::{refuse_without_terminal, Plan};
 use crate::changeset::Changeset;
 use crate::context::Context;
 use crate::error::AlreadyReported;
+use crate::plan::Plan;
 use crate::rules::{self, Finding, Severity};
 use crate::runner::{Runner, Step};
 use crate::semver::Semver;
@@ -90,7 +90,7 @@ impl flags::ChefPolicy {
             self.apt_snapshot.as_deref(),
             self.cookbook_version.as_deref(),
         )?;
-        refuse_without_terminal(ctx, self.confirm)?;
+        ctx.require_answerable(self.confirm)?;
         let runner = Runner::for_root(&ctx.root)?;
         let inventory = load(ctx)?;
         let work = plan(ctx, &runner, &inventory, &request)?;
@@ -653,7 +653,7 @@ fn verify_lock(ctx: &Context, policy_path: &str, upload: Option<&Upload>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build_image::shown_command;
+    use crate::plan::shown_command;
 
     #[test]
     fn requests_are_validated() {

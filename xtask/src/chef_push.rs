@@ -7,9 +7,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::build_image::Plan;
 use crate::context::Context;
 use crate::error::AlreadyReported;
+use crate::plan::Plan;
 use crate::rules;
 use crate::runner::{Runner, Step};
 use crate::sites::{self, paths};
@@ -103,7 +103,7 @@ fn refuse_unless_consistent(ctx: &Context) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build_image::shown_command;
+    use crate::plan::shown_command;
 
     #[test]
     fn pushes_the_base_lock_from_chef() {

@@ -102,11 +102,7 @@ impl Context {
         if confirm.yes {
             return Ok(true);
         }
-        if !self.stdin_is_terminal {
-            return Err(bad!(
-                "standard input is not a terminal, so nobody can confirm; pass --yes to go ahead or --dry-run to only preview. Nothing was written."
-            ));
-        }
+        self.require_answerable(confirm)?;
         let answer = self.ask(&format!("{question} [y/N] "))?;
         if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
             Ok(true)
@@ -114,6 +110,17 @@ impl Context {
             self.say("Stopped: nothing was written and nothing was run.");
             Ok(false)
         }
+    }
+
+    /// Refuses at once (exit 2, nothing written or run) when the command would
+    /// have to ask and nobody can answer: called before any work starts.
+    pub fn require_answerable(&self, confirm: Confirm) -> Result<()> {
+        if !confirm.yes && !confirm.dry_run && !self.stdin_is_terminal {
+            return Err(bad!(
+                "standard input is not a terminal, so nobody can confirm; pass --yes to go ahead or --dry-run to only preview. Nothing was written and nothing was run."
+            ));
+        }
+        Ok(())
     }
 
     /// Reads one line from the terminal after printing a prompt.

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 
 use crate::bad;
-use crate::changeset::Changeset;
+use crate::changeset::{self, Changeset};
 use crate::context::Context;
 use crate::debian::version::{without_revision, DebVersion};
 use crate::flags;
@@ -178,14 +178,7 @@ pub fn verify_repinned(changes: &Changeset, moved: &[(String, String, String)]) 
             }
         }
     }
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "the planned edit does not re-read as intended, nothing was written:\n  {}",
-            wrong.join("\n  ")
-        )
-    }
+    changeset::ensure_reread(&wrong)
 }
 
 /// After a re-pin: the rules on the planned result; stale locks and anything

@@ -20,6 +20,7 @@ mod formats;
 mod git;
 mod install_hooks;
 mod mentions;
+mod plan;
 mod release;
 mod rules;
 mod runner;

@@ -32,9 +32,8 @@ use xshell::{cmd, Shell};
 use crate::bad;
 use crate::sites::paths;
 
-pub use secret::SecretFile;
+pub use secret::{PrivateDir, SecretFile};
 use signals::SigintGuard;
-use step::quote;
 pub use step::Step;
 pub use tools::install_hint;
 
@@ -209,7 +208,7 @@ impl Runner {
     pub fn step(&self, n: usize, total: usize, step: &Step) -> Result<Outcome> {
         refuse_leaks(step)?;
         self.say(&format!("[{n}/{total}] {}", step.title()));
-        self.say(&format!("  $ {}", self.shown_command(step)));
+        self.say(&format!("  $ {}", step.shown(self.root.as_deref())));
         if self.presses() > 0 {
             self.say("  not started: interrupted");
             return Ok(Outcome::not_started());
@@ -219,7 +218,7 @@ impl Runner {
         let header = format!(
             "# [{n}/{total}] {}\n# $ {}\n# started {}\n",
             step.title(),
-            self.shown_command(step),
+            step.shown(self.root.as_deref()),
             logfile::readable(started)
         );
         let mut log_error = log.write_all(header.as_bytes()).err();
@@ -363,24 +362,6 @@ impl Runner {
         #[cfg(not(test))]
         let simulated = 0;
         signals::presses() + simulated
-    }
-
-    /// The command line, preceded by `cd <dir> &&` when the step has a folder
-    /// (relative to the root when it is inside it).
-    fn shown_command(&self, step: &Step) -> String {
-        let line = step.command_line();
-        let Some(dir) = step.working_dir() else {
-            return line;
-        };
-        let shown = match &self.root {
-            Some(root) => dir.strip_prefix(root).unwrap_or(dir),
-            None => dir,
-        };
-        if shown.as_os_str().is_empty() {
-            line
-        } else {
-            format!("cd {} && {line}", quote(&shown.to_string_lossy()))
-        }
     }
 
     fn spawn(&self, step: &Step) -> Result<Child> {

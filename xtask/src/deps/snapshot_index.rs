@@ -6,12 +6,9 @@
 //! curl rather than a Rust HTTP client keeps the xtask's cold build small;
 //! every contributor already has curl.
 
-use std::fs::{self, DirBuilder};
+use std::fs;
 use std::io::{ErrorKind, Read as _};
-use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context as _, Result};
 
@@ -19,7 +16,7 @@ use crate::bad;
 use crate::context::Context;
 use crate::debian::packages_index::PackagesIndex;
 use crate::flags::IndexSource;
-use crate::runner::{Runner, SecretFile, Step};
+use crate::runner::{PrivateDir, Runner, SecretFile, Step};
 use crate::sites::{self, Inventory};
 
 /// The repository layout packer's APT snapshot uses (the flags' defaults).
@@ -142,7 +139,7 @@ pub fn repository(
 
 /// Fetches (if remote), decompresses and parses the index.
 pub fn read(ctx: &Context, runner: &Runner, location: &Location) -> Result<Snapshot> {
-    let scratch = Scratch::new()?;
+    let scratch = PrivateDir::new("index")?;
     let (source, file, local) = match location {
         Location::File(path) => {
             if path.is_dir() {
@@ -205,10 +202,10 @@ pub fn read(ctx: &Context, runner: &Runner, location: &Location) -> Result<Snaps
 fn download(
     ctx: &Context,
     runner: &Runner,
-    scratch: &Scratch,
+    scratch: &PrivateDir,
     url: &Url,
 ) -> Result<Option<PathBuf>> {
-    let out = scratch.0.join("download");
+    let out = scratch.path().join("download");
     let _ = fs::remove_file(&out);
     let login = credentials(url);
     // The credentials go to curl in a config file only we can read.
@@ -290,7 +287,7 @@ fn download(
 fn decompress(
     ctx: &Context,
     runner: &Runner,
-    scratch: &Scratch,
+    scratch: &PrivateDir,
     file: &Path,
     source: &str,
     local: bool,
@@ -320,8 +317,8 @@ fn decompress(
         return Ok(text_of(read(file)?));
     };
     runner.require_tools(&[tool])?;
-    let packed = scratch.0.join(format!("Packages.{suffix}"));
-    let unpacked = scratch.0.join("Packages");
+    let packed = scratch.path().join(format!("Packages.{suffix}"));
+    let unpacked = scratch.path().join("Packages");
     let _ = fs::remove_file(&unpacked);
     fs::copy(file, &packed)
         .with_context(|| format!("cannot copy {source} to {}", packed.display()))?;
@@ -343,42 +340,6 @@ fn decompress(
 fn text_of(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes)
         .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
-}
-
-/// A private folder for downloads, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let base = std::env::temp_dir();
-        for _ in 0..16 {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-            let dir = base.join(format!("xtask-index-{}-{n}-{nanos}", std::process::id()));
-            match DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => return Ok(Scratch(dir)),
-                Err(err) if err.kind() == ErrorKind::AlreadyExists => continue,
-                Err(err) => {
-                    return Err(err)
-                        .with_context(|| format!("cannot create a folder in {}", base.display()))
-                }
-            }
-        }
-        Err(anyhow!(
-            "cannot create a fresh folder in {}",
-            base.display()
-        ))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 fn is_url(text: &str) -> bool {

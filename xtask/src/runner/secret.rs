@@ -21,7 +21,8 @@ use super::signals::SigintGuard;
 /// Create it right before the step that reads it.
 pub struct SecretFile {
     path: PathBuf,
-    dir: PathBuf,
+    // Dropped after `path` is removed: fields drop in declaration order.
+    _dir: PrivateDir,
     _sigint: SigintGuard,
 }
 
@@ -38,11 +39,11 @@ impl SecretFile {
             anyhow::bail!("a secret file needs a plain file name, not `{file_name}`");
         }
         let sigint = SigintGuard::install();
-        let dir = private_dir()?;
-        let path = dir.join(file_name);
+        let dir = PrivateDir::new("secret")?;
+        let path = dir.path().join(file_name);
         let file = SecretFile {
             path,
-            dir,
+            _dir: dir,
             _sigint: sigint,
         };
         let mut out = OpenOptions::new()
@@ -65,13 +66,36 @@ impl SecretFile {
 impl Drop for SecretFile {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
-        let _ = fs::remove_dir(&self.dir);
     }
 }
 
-/// A new folder only we can enter. `create` (not `create_all`) fails when the
-/// name exists, so nobody can have prepared it for us.
-fn private_dir() -> Result<PathBuf> {
+/// A new temp folder only we can enter (0700), removed with its content on
+/// drop: for secrets, and for downloads a tool works on.
+pub struct PrivateDir {
+    path: PathBuf,
+}
+
+impl PrivateDir {
+    pub fn new(label: &str) -> Result<PrivateDir> {
+        Ok(PrivateDir {
+            path: private_dir(label)?,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// `create` (not `create_all`) fails when the name exists, so nobody can
+/// have prepared the folder for us.
+fn private_dir(label: &str) -> Result<PathBuf> {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let base = std::env::temp_dir();
     let mut last_error = None;
@@ -81,7 +105,7 @@ fn private_dir() -> Result<PathBuf> {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = base.join(format!("xtask-secret-{}-{n}-{nanos}", std::process::id()));
+        let dir = base.join(format!("xtask-{label}-{}-{n}-{nanos}", std::process::id()));
         match DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => return Ok(dir),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(err),

@@ -110,6 +110,24 @@ impl Step {
         words.join(" ")
     }
 
+    /// The command line with `cd <dir> &&` in front when the step has a
+    /// folder, shown relative to `root` when inside it: what plans and the
+    /// runner print.
+    pub fn shown(&self, root: Option<&Path>) -> String {
+        let line = self.command_line();
+        let Some(dir) = self.working_dir() else {
+            return line;
+        };
+        let shown = root
+            .and_then(|root| dir.strip_prefix(root).ok())
+            .unwrap_or(dir);
+        if shown.as_os_str().is_empty() {
+            line
+        } else {
+            format!("cd {} && {line}", quote(&shown.to_string_lossy()))
+        }
+    }
+
     pub(super) fn plain_env(&self) -> &[(String, String)] {
         &self.env
     }
