@@ -8,7 +8,9 @@ pub mod makefile;
 pub mod ruby;
 pub mod shell;
 
+use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use regex::Regex;
 
@@ -69,10 +71,19 @@ pub fn splice(text: &str, span: &Range<usize>, new: &str) -> String {
     out
 }
 
-/// Builds a regex from a pattern known at compile time.
+/// Builds a regex from a pattern of this crate, once per process: `check`
+/// runs on every commit, and compiling is most of its time.
 pub fn regex(pattern: &str) -> Regex {
-    // Patterns are literals of this crate, covered by tests: a bad one is a bug.
-    Regex::new(pattern).expect("invalid built-in pattern")
+    static COMPILED: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let mut compiled = COMPILED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    compiled
+        .entry(pattern.to_string())
+        // Patterns are literals of this crate, covered by tests: a bad one is a bug.
+        .or_insert_with(|| Regex::new(pattern).expect("invalid built-in pattern"))
+        .clone()
 }
 
 #[cfg(test)]

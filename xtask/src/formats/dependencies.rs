@@ -31,8 +31,9 @@ pub struct Dependencies {
 }
 
 pub fn parse(text: &str) -> Dependencies {
-    let pin_line =
-        regex(r"^(?P<name>\S+)[ \t]+(?P<op>>=|<=|<<|>>|=|<|>)(?P<sep>[ \t]*)(?P<v>\S+)[ \t]*$");
+    let pin_line = regex(
+        r"^(?P<name>[^ \t]+)[ \t]+(?P<op>>=|<=|<<|>>|=|<|>)(?P<sep>[ \t]*)(?P<v>[^ \t]+)[ \t]*$",
+    );
     let package_name = regex(r"^[a-z0-9][a-z0-9+.-]+$");
     let mut deps = Dependencies::default();
     for (number, start, line) in lines(text) {

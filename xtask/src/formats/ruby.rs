@@ -25,7 +25,7 @@ pub fn cookbook_pins(text: &str) -> Vec<Found> {
     scan(
         text,
         &regex(
-            r#"^[ \t]*cookbook[ \t(]+['"](?P<k>[^'"]+)['"][ \t]*,[ \t]*['"]=[ \t]*(?P<v>[0-9][^'"\s]*)['"][ \t)]*(?:#.*)?$"#,
+            r#"^[ \t]*cookbook[ \t(]+['"](?P<k>[^'"]+)['"][ \t]*,[ \t]*['"]=[ \t]*(?P<v>[0-9][^'" \t]*)['"][ \t)]*(?:#.*)?$"#,
         ),
     )
 }
@@ -50,9 +50,10 @@ pub enum Literal {
 /// and expressions are not literals and are skipped.
 pub fn default_attributes(text: &str) -> Vec<Attribute> {
     let line_pattern = regex(
-        r#"^[ \t]*default(?P<keys>(?:\[[ \t]*(?:'[^']*'|"[^"]*"|:\w+)[ \t]*\])+)[ \t]*=[ \t]*(?:'(?P<sq>[^'\\]*)'|"(?P<dq>[^"\\]*)"|(?P<lit>-?[0-9]+|true|false))[ \t]*(?:#.*)?$"#,
+        r#"^[ \t]*default(?P<keys>(?:\[[ \t]*(?:'[^']*'|"[^"]*"|:[0-9A-Za-z_]+)[ \t]*\])+)[ \t]*=[ \t]*(?:'(?P<sq>[^'\\]*)'|"(?P<dq>[^"\\]*)"|(?P<lit>-?[0-9]+|true|false))[ \t]*(?:#.*)?$"#,
     );
-    let key_pattern = regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>\w+))[ \t]*\]"#);
+    let key_pattern =
+        regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+))[ \t]*\]"#);
     let mut attributes = Vec::new();
     for (number, start, line) in lines(text) {
         let Some(caps) = line_pattern.captures(line) else {

@@ -5,7 +5,7 @@ use super::{regex, Found};
 /// Every assignment `NAME=value` (optionally `export`ed, value quoted or not).
 pub fn assignment(text: &str, name: &str) -> Vec<Found> {
     let pattern = format!(
-        r#"^[ \t]*(?:export[ \t]+|readonly[ \t]+)?{}=(?:"(?P<v>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s"';#]+))"#,
+        r#"^[ \t]*(?:export[ \t]+|readonly[ \t]+)?{}=(?:"(?P<v>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^ \t"';#]+))"#,
         regex::escape(name)
     );
     // The value is in whichever of the three quoting alternatives matched.
