@@ -362,15 +362,9 @@ fn bad_input_and_missing_credentials_exit_2_before_anything_runs() {
         }
         let mut argv = vec!["build-image", "--yes"];
         argv.extend(args);
-        let run = fakes.run(&tree, &argv);
-        run.assert_code(2);
-        for text in said {
-            assert!(
-                run.stderr.contains(text),
-                "{argv:?}: {text:?} not in\n{}",
-                run.stderr
-            );
-        }
+        fakes
+            .run(&tree, &argv)
+            .assert_refused(&format!("{argv:?}"), said);
         assert_eq!(fakes.calls(), Vec::<String>::new(), "{argv:?}");
         assert_eq!(tree.snapshot(), before, "{argv:?}");
     }

@@ -3,17 +3,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
 
-use common::{Layout, TempDir, Tree};
+use common::http::{base64, basic_auth, closed_port, Response, Server};
+use common::{curl_spy, which, Layout, Run, Snapshot, TempDir, Tree};
 
 const PKG_DIR: &str = "openstack-tenant/packages/mobiledgex";
 const DEB: &str = "openstack-tenant/packages/mobiledgex/mobiledgex_3.0.1_amd64.deb";
@@ -21,69 +18,25 @@ const USER: &str = "alice";
 /// Distinctive, with a quote and a backslash to exercise the curl config escaping.
 const PASSWORD: &str = r#"Pa55-w0rd"q\uote-zebra"#;
 
-/// One request as the server read it.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-type Handler = dyn Fn(&Request) -> (u16, String) + Send + Sync;
-
-/// A one-request-per-connection HTTP/1.1 server that records every request.
-struct Server {
-    base: String,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Server {
-    fn start(handler: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let recorded = requests.clone();
-        let handler: Arc<Handler> = Arc::new(handler);
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                if let Some(request) = serve(stream, handler.as_ref()) {
-                    recorded.lock().unwrap().push(request);
-                }
-            }
-        });
-        Server {
-            base: format!("http://127.0.0.1:{port}/artifactory"),
-            requests,
-        }
-    }
-
-    /// HEAD answers `head`; PUT answers like Artifactory (201 and the stored
-    /// checksums, computed from what arrived) unless `put` says otherwise.
-    fn artifactory(head: u16, put: Option<(u16, &'static str)>) -> Server {
-        Server::start(move |request| match request.method.as_str() {
-            "HEAD" => (head, String::new()),
+/// HEAD answers `head`; PUT answers like Artifactory (201 and the stored
+/// checksums, computed from what arrived) unless `put` says otherwise.
+fn artifactory(head: u16, put: Option<(u16, &'static str)>) -> Server {
+    Server::start(move |request| {
+        let response = match request.method.as_str() {
+            "HEAD" => Response::new(head, ""),
             "PUT" => match put {
-                Some((code, body)) => (code, body.to_string()),
-                None => (201, artifactory_answer(&request.body)),
+                Some((code, body)) => Response::new(code, body),
+                None => Response::new(201, artifactory_answer(&request.body)),
             },
-            _ => (405, String::new()),
-        })
-    }
+            _ => Response::new(405, ""),
+        };
+        response.header("Content-Type", "application/json")
+    })
+}
 
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
-    }
+/// Where the xtask is told Artifactory is.
+fn base(server: &Server) -> String {
+    server.url("/artifactory")
 }
 
 fn artifactory_answer(body: &[u8]) -> String {
@@ -92,62 +45,6 @@ fn artifactory_answer(body: &[u8]) -> String {
         digest("sha1sum", body),
         digest("md5sum", body)
     )
-}
-
-fn serve(stream: TcpStream, handler: &Handler) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let mut request = Request {
-        method,
-        path,
-        headers,
-        body: Vec::new(),
-    };
-    let mut out = stream;
-    if request
-        .header("Expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-    {
-        out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok()?;
-    }
-    let length: usize = request
-        .header("Content-Length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    request.body = body;
-    let (code, answer) = handler(&request);
-    let reason = match code {
-        200 => "OK",
-        201 => "Created",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        _ => "Whatever",
-    };
-    let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        answer.len()
-    );
-    out.write_all(head.as_bytes()).ok()?;
-    if request.method != "HEAD" {
-        out.write_all(answer.as_bytes()).ok()?;
-    }
-    Some(request)
 }
 
 /// `md5sum`/`sha1sum` of bytes: the tools' own answer, not the xtask's code.
@@ -165,27 +62,6 @@ fn digest(tool: &str, bytes: &[u8]) -> String {
         .next()
         .unwrap()
         .to_string()
-}
-
-fn base64(input: &[u8]) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A home folder of its own, so the machine's ~/.artifactory.creds is never read;
@@ -223,42 +99,30 @@ impl Env {
         self
     }
 
-    /// Puts a `curl` first on PATH that logs its arguments, then runs the real one.
-    fn logging_curl(self, dir: &Path) -> Env {
-        let real = which("curl");
-        let script = format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}/curl-args.log'\nexec '{}' \"$@\"\n",
-            dir.display(),
-            real
-        );
-        let wrapper = dir.join("curl");
-        fs::write(&wrapper, script).unwrap();
-        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
-        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
-        self.set("PATH", &path)
+    /// `USER` and `PASSWORD` in ARTIFACTORY_USER/ARTIFACTORY_PASSWORD.
+    fn with_credentials() -> Env {
+        Env::new()
+            .set("ARTIFACTORY_USER", USER)
+            .set("ARTIFACTORY_PASSWORD", PASSWORD)
     }
 
-    fn run(&self, tree: &Tree, args: &[&str]) -> common::Run {
-        let env: Vec<(&str, &str)> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        tree.xtask_env(args, &env)
+    fn run(&self, tree: &Tree, args: &[&str]) -> Run {
+        tree.xtask_env(args, &self.vars)
     }
-}
 
-fn which(tool: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{tool} must be installed for this test"
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    /// `build-package --publish --yes` to the server's Artifactory.
+    fn publish(&self, tree: &Tree, server: &Server) -> Run {
+        self.run(
+            tree,
+            &[
+                "build-package",
+                "--publish",
+                "--artifactory",
+                &base(server),
+                "--yes",
+            ],
+        )
+    }
 }
 
 /// Every log the xtask wrote in the tree, concatenated.
@@ -294,10 +158,7 @@ fn dpkg_field(deb: &Path, field: &str) -> String {
 }
 
 /// Files added since `before`, and files changed or removed (which must be none).
-fn added_and_changed(
-    before: &BTreeMap<String, (Vec<u8>, u32)>,
-    after: &BTreeMap<String, (Vec<u8>, u32)>,
-) -> (Vec<String>, Vec<String>) {
+fn added_and_changed(before: &Snapshot, after: &Snapshot) -> (Vec<String>, Vec<String>) {
     let added = after
         .keys()
         .filter(|k| !before.contains_key(*k))
@@ -390,9 +251,7 @@ fn builds_and_verifies_the_deb_with_real_make_and_dpkg_deb() {
 fn dry_run_and_no_terminal_run_nothing() {
     let tree = Tree::new(Layout::A);
     let before = tree.snapshot();
-    let env = Env::new()
-        .set("ARTIFACTORY_USER", USER)
-        .set("ARTIFACTORY_PASSWORD", PASSWORD);
+    let env = Env::with_credentials();
     for publish in [false, true] {
         let mut args = vec!["build-package"];
         if publish {
@@ -495,20 +354,8 @@ fn a_depends_mismatch_is_detected_and_nothing_is_published() {
          \tsed -i -e 's/kubelet (= 1.18.20-00)/kubelet (= 1.18.19-00)/' -e 's/, unzip ([^)]*)//' $(PKGDIR)/DEBIAN/control\n\
          \tdpkg-deb --root-owner-group --build $(PKGDIR) $(DEBFILE)\n",
     );
-    let server = Server::artifactory(404, None);
-    let run = Env::new()
-        .set("ARTIFACTORY_USER", USER)
-        .set("ARTIFACTORY_PASSWORD", PASSWORD)
-        .run(
-            &tree,
-            &[
-                "build-package",
-                "--publish",
-                "--artifactory",
-                &server.base,
-                "--yes",
-            ],
-        );
+    let server = artifactory(404, None);
+    let run = Env::with_credentials().publish(&tree, &server);
     run.assert_code(1);
     let err = &run.stderr;
     assert!(err.contains("does not match the tree"), "{}", run.all());
@@ -553,21 +400,13 @@ fn make_rewriting_package_version_go_is_reported() {
 #[test]
 fn publishes_with_checksums_matrix_parameters_and_basic_auth() {
     let tree = Tree::new(Layout::A);
-    let server = Server::artifactory(404, None);
-    let wrap = TempDir::new("curl-wrapper");
+    let server = artifactory(404, None);
+    let spy = TempDir::new("curl-spy");
+    let (path, curl_log) = curl_spy(spy.path());
     let env = Env::new()
         .creds_file(&format!("{USER}:{PASSWORD}\nsecond line ignored\n"), 0o600)
-        .logging_curl(wrap.path());
-    let run = env.run(
-        &tree,
-        &[
-            "build-package",
-            "--publish",
-            "--artifactory",
-            &server.base,
-            "--yes",
-        ],
-    );
+        .set("PATH", &path);
+    let run = env.publish(&tree, &server);
     run.assert_code(0);
     assert!(ran(
         &run.stdout,
@@ -584,7 +423,7 @@ fn publishes_with_checksums_matrix_parameters_and_basic_auth() {
     );
     assert!(run.stdout.contains(&format!(
         "published: {}/packages/pool/mobiledgex_3.0.1_amd64.deb",
-        server.base
+        base(&server)
     )));
     assert!(
         run.stdout.contains(&format!("user {USER} from ")),
@@ -601,7 +440,7 @@ fn publishes_with_checksums_matrix_parameters_and_basic_auth() {
     let requests = server.requests();
     let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(methods, ["HEAD", "PUT"]);
-    let auth = format!("Basic {}", base64(format!("{USER}:{PASSWORD}").as_bytes()));
+    let auth = basic_auth(USER, PASSWORD);
     let (head, put) = (&requests[0], &requests[1]);
     assert_eq!(
         head.path,
@@ -624,9 +463,9 @@ fn publishes_with_checksums_matrix_parameters_and_basic_auth() {
     assert!(put.body == deb, "the uploaded bytes are the .deb");
 
     // The password shows nowhere: not in curl's arguments, output or logs.
-    let curl_args = fs::read_to_string(wrap.path().join("curl-args.log")).unwrap();
+    let curl_args = fs::read_to_string(curl_log).unwrap();
     assert_eq!(
-        curl_args.lines().count(),
+        curl_args.lines().filter(|l| l.starts_with("ARGS ")).count(),
         2,
         "both requests went through the wrapper: {curl_args}"
     );
@@ -651,21 +490,12 @@ fn publishes_with_checksums_matrix_parameters_and_basic_auth() {
 #[test]
 fn environment_credentials_come_first() {
     let tree = Tree::new(Layout::A);
-    let server = Server::artifactory(404, None);
+    let server = artifactory(404, None);
     let run = Env::new()
         .creds_file("mallory:wrong\n", 0o644)
         .set("ARTIFACTORY_USER", "bob")
         .set("ARTIFACTORY_PASSWORD", "env-zebra-secret")
-        .run(
-            &tree,
-            &[
-                "build-package",
-                "--publish",
-                "--artifactory",
-                &server.base,
-                "--yes",
-            ],
-        );
+        .publish(&tree, &server);
     run.assert_code(0);
     assert!(
         run.stdout
@@ -673,7 +503,7 @@ fn environment_credentials_come_first() {
         "{}",
         run.stdout
     );
-    let auth = format!("Basic {}", base64(b"bob:env-zebra-secret"));
+    let auth = basic_auth("bob", "env-zebra-secret");
     for request in server.requests() {
         assert_eq!(request.header("Authorization"), Some(auth.as_str()));
     }
@@ -683,19 +513,10 @@ fn environment_credentials_come_first() {
 #[test]
 fn a_creds_file_readable_by_others_is_warned_about() {
     let tree = Tree::new(Layout::A);
-    let server = Server::artifactory(404, None);
+    let server = artifactory(404, None);
     let run = Env::new()
         .creds_file(&format!("{USER}:{PASSWORD}\n"), 0o644)
-        .run(
-            &tree,
-            &[
-                "build-package",
-                "--publish",
-                "--artifactory",
-                &server.base,
-                "--yes",
-            ],
-        );
+        .publish(&tree, &server);
     run.assert_code(0);
     assert!(
         run.stderr.contains("can be read by other users (mode 644)"),
@@ -708,20 +529,8 @@ fn a_creds_file_readable_by_others_is_warned_about() {
 #[test]
 fn an_existing_version_is_refused_before_uploading() {
     let tree = Tree::new(Layout::A);
-    let server = Server::artifactory(200, None);
-    let run = Env::new()
-        .set("ARTIFACTORY_USER", USER)
-        .set("ARTIFACTORY_PASSWORD", PASSWORD)
-        .run(
-            &tree,
-            &[
-                "build-package",
-                "--publish",
-                "--artifactory",
-                &server.base,
-                "--yes",
-            ],
-        );
+    let server = artifactory(200, None);
+    let run = Env::with_credentials().publish(&tree, &server);
     run.assert_code(1);
     let methods: Vec<String> = server.requests().iter().map(|r| r.method.clone()).collect();
     assert_eq!(methods, ["HEAD"], "no PUT after a 200");
@@ -748,26 +557,14 @@ fn an_existing_version_is_refused_before_uploading() {
 #[test]
 fn a_server_error_on_put_fails_the_command() {
     let tree = Tree::new(Layout::A);
-    let server = Server::artifactory(
+    let server = artifactory(
         404,
         Some((
             500,
             "{\"errors\":[{\"status\":500,\"message\":\"disk full\"}]}",
         )),
     );
-    let run = Env::new()
-        .set("ARTIFACTORY_USER", USER)
-        .set("ARTIFACTORY_PASSWORD", PASSWORD)
-        .run(
-            &tree,
-            &[
-                "build-package",
-                "--publish",
-                "--artifactory",
-                &server.base,
-                "--yes",
-            ],
-        );
+    let run = Env::with_credentials().publish(&tree, &server);
     run.assert_code(1);
     assert!(
         run.stderr
@@ -783,20 +580,8 @@ fn a_server_error_on_put_fails_the_command() {
 fn checksums_that_differ_in_the_answer_fail_the_command() {
     let tree = Tree::new(Layout::A);
     let wrong = "{\"checksums\": {\"md5\": \"00000000000000000000000000000000\", \"sha1\": \"0000000000000000000000000000000000000000\"}}";
-    let server = Server::artifactory(404, Some((201, wrong)));
-    let run = Env::new()
-        .set("ARTIFACTORY_USER", USER)
-        .set("ARTIFACTORY_PASSWORD", PASSWORD)
-        .run(
-            &tree,
-            &[
-                "build-package",
-                "--publish",
-                "--artifactory",
-                &server.base,
-                "--yes",
-            ],
-        );
+    let server = artifactory(404, Some((201, wrong)));
+    let run = Env::with_credentials().publish(&tree, &server);
     run.assert_code(1);
     assert!(run.stderr.contains("its checksums differ"), "{}", run.all());
     assert!(run
@@ -807,20 +592,9 @@ fn checksums_that_differ_in_the_answer_fail_the_command() {
 #[test]
 fn refused_credentials_and_an_unreachable_server_fail_before_uploading() {
     let tree = Tree::new(Layout::A);
-    let server = Server::artifactory(401, None);
-    let env = Env::new()
-        .set("ARTIFACTORY_USER", USER)
-        .set("ARTIFACTORY_PASSWORD", PASSWORD);
-    let run = env.run(
-        &tree,
-        &[
-            "build-package",
-            "--publish",
-            "--artifactory",
-            &server.base,
-            "--yes",
-        ],
-    );
+    let server = artifactory(401, None);
+    let env = Env::with_credentials();
+    let run = env.publish(&tree, &server);
     run.assert_code(1);
     assert!(
         run.stderr
@@ -831,11 +605,7 @@ fn refused_credentials_and_an_unreachable_server_fail_before_uploading() {
     assert_eq!(server.requests().len(), 1);
 
     // Nobody listens on a port just closed: curl fails, the log path is printed.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let run = env.run(
         &tree,
         &[
@@ -857,91 +627,57 @@ fn refused_credentials_and_an_unreachable_server_fail_before_uploading() {
 fn missing_credentials_without_a_terminal_run_nothing() {
     let tree = Tree::new(Layout::A);
     let before = tree.snapshot();
-    let server = Server::artifactory(404, None);
-    let run = Env::new().run(
-        &tree,
-        &[
-            "build-package",
-            "--publish",
-            "--artifactory",
-            &server.base,
-            "--yes",
-        ],
-    );
-    run.assert_code(2);
-    for text in [
-        "ARTIFACTORY_USER and ARTIFACTORY_PASSWORD",
-        "~/.artifactory.creds",
-        "on a terminal",
-        "Nothing was run",
-    ] {
-        assert!(run.stderr.contains(text), "{text:?} in {}", run.all());
+    let server = artifactory(404, None);
+    let cases: [(&str, Env, &[&str]); 3] = [
+        (
+            "no credentials",
+            Env::new(),
+            &[
+                "ARTIFACTORY_USER and ARTIFACTORY_PASSWORD",
+                "~/.artifactory.creds",
+                "on a terminal",
+                "Nothing was run",
+            ],
+        ),
+        // Half the environment is a mistake, not a reason to look elsewhere.
+        (
+            "half the environment",
+            Env::new().set("ARTIFACTORY_USER", USER),
+            &["ARTIFACTORY_USER is set but ARTIFACTORY_PASSWORD is not"],
+        ),
+        (
+            "a creds file without a colon",
+            Env::new().creds_file("no-colon-here\n", 0o600),
+            &[".artifactory.creds:1: expected `user:password`"],
+        ),
+    ];
+    for (case, env, said) in cases {
+        env.publish(&tree, &server).assert_refused(case, said);
+        assert!(server.requests().is_empty(), "{case}");
+        assert_eq!(tree.snapshot(), before, "{case}");
     }
-    assert!(server.requests().is_empty());
-    assert_eq!(tree.snapshot(), before);
-
-    // Half the environment is a mistake, not a reason to look elsewhere.
-    let run = Env::new().set("ARTIFACTORY_USER", USER).run(
-        &tree,
-        &[
-            "build-package",
-            "--publish",
-            "--artifactory",
-            &server.base,
-            "--yes",
-        ],
-    );
-    run.assert_code(2);
-    assert!(
-        run.stderr
-            .contains("ARTIFACTORY_USER is set but ARTIFACTORY_PASSWORD is not"),
-        "{}",
-        run.all()
-    );
-
-    let run = Env::new().creds_file("no-colon-here\n", 0o600).run(
-        &tree,
-        &[
-            "build-package",
-            "--publish",
-            "--artifactory",
-            &server.base,
-            "--yes",
-        ],
-    );
-    run.assert_code(2);
-    assert!(
-        run.stderr
-            .contains(".artifactory.creds:1: expected `user:password`"),
-        "{}",
-        run.all()
-    );
-    assert_eq!(tree.snapshot(), before);
 }
 
 #[test]
 fn a_bad_artifactory_url_is_bad_input() {
     let tree = Tree::new(Layout::A);
     let before = tree.snapshot();
-    let env = Env::new()
-        .set("ARTIFACTORY_USER", USER)
-        .set("ARTIFACTORY_PASSWORD", PASSWORD);
+    let env = Env::with_credentials();
     for url in [
         "artifactory.example.com",
         "ftp://host/x",
         "https://alice:pw@host/artifactory",
     ] {
-        let run = env.run(
+        env.run(
             &tree,
             &["build-package", "--publish", "--artifactory", url, "--yes"],
-        );
-        run.assert_code(2);
-        assert!(run.stderr.contains("--artifactory"), "{}", run.all());
+        )
+        .assert_refused(url, &["--artifactory"]);
     }
     // ARTIFACTORY_URL is read too.
-    let run = Env::new()
+    Env::new()
         .set("ARTIFACTORY_URL", "ftp://host/x")
-        .run(&tree, &["build-package", "--publish", "--dry-run"]);
-    run.assert_code(2);
+        .run(&tree, &["build-package", "--publish", "--dry-run"])
+        .assert_refused("ARTIFACTORY_URL", &["ftp://host/x"]);
     assert_eq!(tree.snapshot(), before);
 }

@@ -6,8 +6,10 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{assert_changes_match, assert_text_matches, changes, Layout, Snapshot, Tree};
-use serde_json::Value;
+use common::{
+    assert_patch_matches, assert_text_matches, assert_unchanged, changes, check_findings, Layout,
+    Snapshot, Tree,
+};
 
 const UPGRADE_METADATA: &str = "chef/cookbooks/upgrade_mobiledgex_package/metadata.rb";
 const RECIPE: &str = "chef/cookbooks/upgrade_mobiledgex_package/recipes/default.rb";
@@ -18,32 +20,6 @@ const PACKAGE_VERSION_GO: &str = "version/package-version.go";
 const PACKER_BUILD_SH: &str = "openstack-tenant/packer/build.sh";
 const BASE_POLICY: &str = "chef/policyfiles/base.rb";
 const DOCKER_CRM_POLICY: &str = "chef/policyfiles/docker_crm.rb";
-
-fn assert_unchanged(tree: &Tree, before: &Snapshot, what: &str) {
-    let changed = changes(before, &tree.snapshot());
-    assert!(
-        changed.is_empty(),
-        "{what}: files changed: {:?}",
-        changed.keys().collect::<Vec<_>>()
-    );
-}
-
-/// `check --json`: its exit status and its findings as (rule, severity, message).
-fn check(tree: &Tree) -> (i32, Vec<(String, String, String)>) {
-    let run = tree.xtask(&["check", "--json"]);
-    let report: Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("check --json: {e}\n{}{}", run.stdout, run.stderr));
-    let findings = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let text = |key: &str| f[key].as_str().unwrap().to_string();
-            (text("rule"), text("severity"), text("message"))
-        })
-        .collect();
-    (run.code, findings)
-}
 
 /// Every changed line of every changed file differs only in characters of
 /// `allowed` (digits, dots, …): the same lines, line endings, final newline,
@@ -92,7 +68,7 @@ fn layout_a_before_after_byte_for_byte() {
         "--yes",
     ]);
     run.assert_code(0);
-    assert_changes_match(&before, &tree.snapshot(), "bump-base-image/layout-a");
+    assert_patch_matches(&before, &tree.snapshot(), "bump-base-image/layout-a");
     // The aftermath: the stale locks with their command, and the next runbook step.
     for line in [
         "Lock files that are now stale",
@@ -118,7 +94,7 @@ fn layout_b_before_after_byte_for_byte() {
     ]);
     run.assert_code(0);
     // Layout B keeps both chef values in base.rb: no cookbook changes, no cookbook bump.
-    assert_changes_match(&before, &tree.snapshot(), "bump-base-image/layout-b");
+    assert_patch_matches(&before, &tree.snapshot(), "bump-base-image/layout-b");
     assert!(
         run.stdout.contains("chef install policyfiles/base.rb"),
         "{}",
@@ -141,7 +117,7 @@ fn realistic_tree_changes_only_version_characters() {
             .filter(|(rule, _, _)| rule == "cookbook-pin")
             .count()
     };
-    let (code, findings_before) = check(&tree);
+    let (code, findings_before) = check_findings(&tree);
     assert_eq!(code, 0, "{findings_before:#?}");
     let run = tree.xtask(&[
         "bump-base-image",
@@ -152,7 +128,7 @@ fn realistic_tree_changes_only_version_characters() {
     ]);
     run.assert_code(0);
     let after = tree.snapshot();
-    assert_changes_match(&before, &after, "bump-base-image/realistic");
+    assert_patch_matches(&before, &after, "bump-base-image/realistic");
     assert_only_value_characters_changed(&before, &after, "0123456789.-");
     // The CRLF recipe is still CRLF on every line.
     let recipe = tree.read(RECIPE);
@@ -175,7 +151,7 @@ fn realistic_tree_changes_only_version_characters() {
         .read(DOCKER_CRM_POLICY)
         .contains("cookbook 'upgrade_mobiledgex_package', '= 1.0.8'"));
     // What is left is the lock of base.rb, whose pin moved.
-    let (code, findings) = check(&tree);
+    let (code, findings) = check_findings(&tree);
     assert_eq!(code, 1);
     assert_eq!(pin_warnings(&findings), pin_warnings(&findings_before));
     let errors: Vec<&String> = findings
@@ -202,9 +178,7 @@ fn metadata_without_final_newline_and_with_tabs_keeps_both() {
     let text = tree.read(UPGRADE_METADATA);
     let text = text.replace("version '1.0.9'", "version\t'1.0.9'");
     tree.write(UPGRADE_METADATA, text.trim_end_matches('\n'));
-    tree.git(&["init", "-q", "-b", "main"]);
-    tree.git(&["add", "-A"]);
-    tree.git(&["commit", "-q", "-m", "fixture"]);
+    tree.init_git();
     let before = tree.snapshot();
     tree.xtask(&["bump-base-image", "2.0.34", "--yes"])
         .assert_code(0);
@@ -335,16 +309,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
         let mut argv = vec!["bump-base-image"];
         argv.extend_from_slice(args);
         let run = tree.xtask(&argv);
-        assert_eq!(
-            run.code, 2,
-            "{args:?}: exit status\n{}{}",
-            run.stdout, run.stderr
-        );
-        assert!(
-            run.stderr.contains(message),
-            "{args:?}: {message:?} not in:\n{}",
-            run.stderr
-        );
+        run.assert_refused(&format!("{args:?}"), &[message]);
         assert!(!run.stdout.contains("wrote "), "{args:?}:\n{}", run.stdout);
         assert_unchanged(&tree, &before, &format!("{args:?}"));
     }
@@ -572,7 +537,7 @@ fn disagreeing_sites_are_reported_then_all_set() {
     ] {
         assert!(tree.read(path).contains(line), "{path}");
     }
-    let (code, findings) = check(&tree);
+    let (code, findings) = check_findings(&tree);
     assert_eq!(code, 1);
     assert!(
         findings.iter().all(
@@ -596,9 +561,7 @@ fn the_aftermath_names_what_is_still_open_and_old_mentions() {
         "docs/release-notes.md",
         "# Notes\nBase image 3.0.1 is out.\n",
     );
-    tree.git(&["init", "-q", "-b", "main"]);
-    tree.git(&["add", "-A"]);
-    tree.git(&["commit", "-q", "-m", "fixture"]);
+    tree.init_git();
     let run = tree.xtask(&["bump-base-image", "3.0.2", "--yes"]);
     run.assert_code(0);
     assert!(
@@ -721,7 +684,7 @@ fn property_bump_then_check_then_bump_back() {
         let layout = if round % 2 == 0 { Layout::A } else { Layout::B };
         let tree = Tree::with_git(layout);
         let original = tree.snapshot();
-        let (_, warnings_before) = check(&tree);
+        let (_, warnings_before) = check_findings(&tree);
         let version = rng.version_above_3_0_1();
         let typed = if rng.below(2) == 0 {
             format!("v{version}")
@@ -754,7 +717,7 @@ fn property_bump_then_check_then_bump_back() {
             );
         }
 
-        let (code, findings) = check(&tree);
+        let (code, findings) = check_findings(&tree);
         assert_eq!(code, 1, "{context}: the locks are stale");
         for finding in &findings {
             let (rule, severity, _) = finding;
@@ -810,7 +773,7 @@ fn property_bump_then_check_then_bump_back() {
             "{context}: not restored: {differences:?}"
         );
 
-        let (code, findings) = check(&tree);
+        let (code, findings) = check_findings(&tree);
         match layout {
             // The locks still name 1.0.14: stale until regenerated.
             Layout::A => {
@@ -831,31 +794,7 @@ fn property_bump_then_check_then_bump_back() {
 /// "already raised since HEAD" must read paths relative to the root.
 #[test]
 fn a_root_inside_a_larger_repository() {
-    let outer = common::TempDir::new("outer");
-    let root = outer.path().join("edge-cloud-infra");
-    for part in common::RENDITION {
-        common::copy_dir(&common::workspace().join(part), &root.join(part));
-    }
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args([
-                "-c",
-                "user.name=Test",
-                "-c",
-                "user.email=test@example.com",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(outer.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "fixture"]);
+    let (_top, root) = Tree::inside_a_larger_repository(Layout::A);
     let xtask = |args: &[&str]| common::xtask_in(&root, args, &[]);
     let props = root.join(PROPS_GO);
     let text = std::fs::read_to_string(&props).unwrap();

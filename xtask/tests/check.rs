@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{copy_dir, workspace, Layout, Run, TempDir, Tree};
+use common::{assert_text_matches, copy_dir, git_command, workspace, Layout, Run, TempDir, Tree};
 use serde_json::Value;
 
 const MAKEFILE: &str = "openstack-tenant/packages/mobiledgex/Makefile";
@@ -131,12 +131,7 @@ fn xtask_raw(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(cmd.output().unwrap())
 }
 
 /// Text without its ANSI colour sequences (`ESC [ … m`).
@@ -251,48 +246,13 @@ fn assert_no_rule(run: &Run, rule: &str) {
 fn assert_bad_input(tree: &Tree, args: &[&str], names: &[&str]) -> Run {
     let before = tree.snapshot();
     let run = tree.xtask(args);
-    run.assert_code(2);
-    assert!(!run.all().contains("panicked"), "{}", run.stderr);
-    for name in names {
-        assert!(
-            run.stderr.contains(name),
-            "{name:?} not in the message:\n{}",
-            run.stderr
-        );
-    }
+    run.assert_refused(&format!("{args:?}"), names);
     assert!(tree.snapshot() == before, "a file changed");
     run
 }
 
 fn check(tree: &Tree) -> Run {
     tree.xtask(&["check"])
-}
-
-/// Compares with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with UPDATE_SNAPSHOTS=1 to create it",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "{name} differs (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}"
-    );
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
 }
 
 /// Runs the same scenario as a `#[test]` in each chef layout.
@@ -994,17 +954,8 @@ fn since_judges_the_working_tree_against_a_revision(layout: Layout) {
 fn monorepo_inside_a_larger_repository(layout: Layout) {
     // The monorepo root need not be the repository's top: every git read is
     // relative to the root (the index, HEAD's trees, the changed paths).
-    let inner = Tree::new(layout);
-    let top = Tree {
-        dir: TempDir::new("outer-repository"),
-    };
+    let (top, root) = Tree::inside_a_larger_repository(layout);
     let sub = "edge-cloud-infra";
-    copy_dir(inner.root(), &top.path(sub));
-    top.write("README.md", "# a larger repository\n");
-    top.git(&["init", "-q", "-b", "main"]);
-    top.git(&["add", "-A"]);
-    top.git(&["commit", "-q", "-m", "outer"]);
-    let root = top.path(sub);
     let run = |args: &[&str]| common::xtask_in(&root, args, &[]);
     run(&["check", "--staged"]).assert_code(0);
 
@@ -1046,7 +997,7 @@ fn since_and_staged_json_carry_the_git_aware_findings() {
     ] {
         let run = tree.xtask(args);
         run.assert_code(1);
-        let report = json(&run);
+        let report = run.json();
         let rules: Vec<&str> = report["findings"]
             .as_array()
             .unwrap()
@@ -1389,7 +1340,7 @@ fn look_alike_lines_are_never_taken_for_sites(layout: Layout) {
     assert_eq!(heads(&run), ["warning[cookbook-pin]"], "{}", run.stdout);
 
     // The sites are the real lines, with their values.
-    let report = json(&tree.xtask(&["versions", "--json"]));
+    let report = tree.xtask(&["versions", "--json"]).json();
     let site = |id: &str| -> (String, String) {
         let found: Vec<&Value> = report["sites"]
             .as_array()
@@ -1633,7 +1584,7 @@ fn human_report_snapshot() {
     run.assert_code(1);
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     assert!(!run.stdout.contains('\u{1b}'), "colour with --color never");
-    assert_snapshot("check-report.txt", &run.stdout);
+    assert_text_matches(&run.stdout, "check/drift-report.stdout");
     // NO_COLOR is honoured with --color auto (and stdout is not a terminal anyway).
     let auto = xtask_raw(
         tree.root(),
@@ -1653,7 +1604,7 @@ fn json_report_shape() {
     tree.edit(PROPS_GO, "\"3.0.1\"", "\"3.0.2\"");
     let run = tree.xtask(&["check", "--json"]);
     run.assert_code(1);
-    let report = json(&run);
+    let report = run.json();
     assert_eq!(keys(&report), ["errors", "findings", "warnings"]);
     assert_eq!(report["errors"], 1);
     assert_eq!(report["warnings"], 1);
@@ -1688,7 +1639,7 @@ fn json_report_shape() {
     let clean = Tree::new(Layout::B);
     let run = clean.xtask(&["check", "--json"]);
     run.assert_code(0);
-    let report = json(&run);
+    let report = run.json();
     assert_eq!(report["errors"], 0);
     assert_eq!(report["findings"].as_array().unwrap().len(), 1);
 }
@@ -1733,25 +1684,13 @@ fn path_with_cargo() -> OsString {
 
 /// `git commit` with the hook enabled; returns what it did.
 fn git_commit(root: &Path, args: &[&str], env: &[(&str, &OsString)]) -> Output {
-    let mut cmd = Command::new("git");
-    cmd.args([
-        "-c",
-        "user.name=Test",
-        "-c",
-        "user.email=test@example.com",
-        "-c",
-        "commit.gpgsign=false",
-        "commit",
-        "-q",
-    ])
-    .args(args)
-    .current_dir(root)
-    .stdin(Stdio::null())
-    .env("GIT_CONFIG_GLOBAL", "/dev/null")
-    .env("GIT_CONFIG_NOSYSTEM", "1")
-    .env("PATH", path_with_cargo())
-    .env("CARGO_NET_OFFLINE", "true")
-    .env_remove("NO_COLOR");
+    let mut cmd = git_command(root);
+    cmd.args(["commit", "-q"])
+        .args(args)
+        .stdin(Stdio::null())
+        .env("PATH", path_with_cargo())
+        .env("CARGO_NET_OFFLINE", "true")
+        .env_remove("NO_COLOR");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -371,13 +371,9 @@ fn bad_input_exits_2_and_changes_nothing() {
         let fakes = server();
         let mut argv = vec!["chef-policy", "--yes"];
         argv.extend(args);
-        let run = fakes.run(&tree, &argv);
-        run.assert_code(2);
-        assert!(
-            run.stderr.contains(said),
-            "{argv:?}: {said:?} not in\n{}",
-            run.stderr
-        );
+        fakes
+            .run(&tree, &argv)
+            .assert_refused(&format!("{argv:?}"), &[said]);
         assert_eq!(fakes.calls(), Vec::<String>::new(), "{argv:?}");
         assert_eq!(monorepo_files(&tree), before, "{argv:?}");
     }

@@ -9,24 +9,15 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::{
-    assert_changes_match, assert_text_matches, changes, fixtures, Layout, Run, Snapshot, Tree,
+    assert_patch_matches, assert_text_matches, assert_unchanged, changes, check_findings, fixtures,
+    Layout, Run, Snapshot, Tree,
 };
-use serde_json::Value;
 
 const DEPENDENCIES: &str = "openstack-tenant/packages/mobiledgex/dependencies";
 const BASE_POLICY: &str = "chef/policyfiles/base.rb";
 
 fn packer_log() -> std::path::PathBuf {
     fixtures().join("logs/packer-unmet-dependencies.log")
-}
-
-fn assert_unchanged(tree: &Tree, before: &Snapshot, what: &str) {
-    let changed = changes(before, &tree.snapshot());
-    assert!(
-        changed.is_empty(),
-        "{what}: files changed: {:?}",
-        changed.keys().collect::<Vec<_>>()
-    );
 }
 
 /// Runs the xtask on `tree` with `input` on its (non-terminal) standard input.
@@ -46,12 +37,7 @@ fn xtask_with_stdin(tree: &Tree, args: &[&str], input: &[u8]) -> Run {
     // The xtask may refuse before reading everything: a broken pipe is fine.
     let _ = stdin.write_all(input);
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(child.wait_with_output().unwrap())
 }
 
 /// The pins of a `dependencies` text, read independently of the xtask:
@@ -77,20 +63,12 @@ fn pins_of(text: &str) -> Vec<(String, String, String, usize)> {
     pins
 }
 
+/// `check --json`'s findings as (rule, severity).
 fn check_rules(tree: &Tree) -> Vec<(String, String)> {
-    let run = tree.xtask(&["check", "--json"]);
-    let report: Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr));
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap().to_string(),
-                f["severity"].as_str().unwrap().to_string(),
-            )
-        })
+    let (_, findings) = check_findings(tree);
+    findings
+        .into_iter()
+        .map(|(rule, severity, _)| (rule, severity))
         .collect()
 }
 
@@ -133,7 +111,7 @@ fn show_lists_package_operator_version_and_line() {
 
         let run = tree.xtask(&["deps", "show", "--json"]);
         run.assert_code(0);
-        let json: Value = serde_json::from_str(&run.stdout).unwrap();
+        let json = run.json();
         let got: Vec<(String, String, String, usize)> = json["pins"]
             .as_array()
             .unwrap()
@@ -193,7 +171,7 @@ fn set_before_after_byte_for_byte_in_every_layout() {
             "--yes",
         ]);
         run.assert_code(0);
-        assert_changes_match(&before, &tree.snapshot(), name);
+        assert_patch_matches(&before, &tree.snapshot(), name);
         assert!(
             run.stdout
                 .contains("stale lock: (cd chef && rm -f policyfiles/base.lock.json"),
@@ -218,7 +196,7 @@ fn set_before_after_byte_for_byte_in_every_layout() {
     ]);
     run.assert_code(0);
     let after = tree.snapshot();
-    assert_changes_match(&before, &after, "deps-set/realistic");
+    assert_patch_matches(&before, &after, "deps-set/realistic");
     // Only the versions: the `>=` of curl, the tabs, the alignment stay.
     let text = tree.read(DEPENDENCIES);
     assert!(text.contains("\ncurl                            >=7.58.0-2ubuntu3.16\n"));
@@ -309,19 +287,12 @@ fn set_the_kubernetes_trio_together_or_not_at_all() {
         let mut argv = vec!["deps", "set"];
         argv.extend_from_slice(args);
         argv.push("--yes");
-        let run = tree.xtask(&argv);
-        run.assert_code(2);
-        assert!(
-            run.stderr
-                .contains("kubeadm, kubectl and kubelet are pinned to one version"),
-            "{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr
-                .contains("cargo xtask deps set --kubernetes 1.18.21-00"),
-            "{}",
-            run.stderr
+        tree.xtask(&argv).assert_refused(
+            &format!("{args:?}"),
+            &[
+                "kubeadm, kubectl and kubelet are pinned to one version",
+                "cargo xtask deps set --kubernetes 1.18.21-00",
+            ],
         );
         assert_unchanged(&tree, &before, &format!("{args:?}"));
     }
@@ -447,13 +418,8 @@ fn set_bad_input_is_refused_and_nothing_is_written() {
         if !args.contains(&"--dry-run") && *message != "standard input is not a terminal" {
             argv.push("--yes");
         }
-        let run = tree.xtask(&argv);
-        assert_eq!(run.code, 2, "{args:?}\n{}{}", run.stdout, run.stderr);
-        assert!(
-            run.stderr.contains(message),
-            "{args:?}: {message:?} not in\n{}",
-            run.stderr
-        );
+        tree.xtask(&argv)
+            .assert_refused(&format!("{args:?}"), &[message]);
         assert_unchanged(&tree, &before, &format!("{args:?}"));
     }
     assert!(!tree.path("pwned").exists());
@@ -491,7 +457,7 @@ fn assert_fixed_by_the_log(tree: &Tree, before: &Snapshot, run: &Run) {
         "entries were left\n{}{}",
         run.stdout, run.stderr
     );
-    assert_changes_match(before, &tree.snapshot(), "deps-fix/realistic");
+    assert_patch_matches(before, &tree.snapshot(), "deps-fix/realistic");
     assert!(
         run.stderr
             .contains("4 entries of apt's report cannot be fixed"),
@@ -753,20 +719,14 @@ fn fix_bad_input_is_refused_and_nothing_is_written() {
     ] {
         let mut argv = vec!["deps", "fix"];
         argv.extend_from_slice(&args);
-        let run = tree.xtask(&argv);
-        assert_eq!(run.code, 2, "{args:?}\n{}{}", run.stdout, run.stderr);
-        assert!(
-            run.stderr.contains(message),
-            "{args:?}: {message:?} not in\n{}",
-            run.stderr
-        );
+        tree.xtask(&argv)
+            .assert_refused(&format!("{args:?}"), &[message]);
         assert_unchanged(&tree, &before_logs, &format!("{args:?}"));
     }
     // Standard input: empty, or a log without a report.
     for input in [&b""[..], b"==> openstack: Build finished.\n"] {
-        let run = xtask_with_stdin(&tree, &["deps", "fix", "--from-log", "-", "--yes"], input);
-        assert_eq!(run.code, 2, "{input:?}\n{}{}", run.stdout, run.stderr);
-        assert!(run.stderr.contains(no_report), "{}", run.stderr);
+        xtask_with_stdin(&tree, &["deps", "fix", "--from-log", "-", "--yes"], input)
+            .assert_refused(&format!("{input:?}"), &[no_report]);
         assert_unchanged(&tree, &before_logs, "stdin");
     }
 }

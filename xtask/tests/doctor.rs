@@ -5,22 +5,8 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 
-use common::{fake_bin, Layout, TempDir, Tree};
-
-fn which(tool: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{tool} must be installed for this test"
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use common::{fake_bin, which, Layout, TempDir, Tree};
 
 /// The line of the table about `what`.
 fn line<'a>(stdout: &'a str, what: &str) -> &'a str {
@@ -48,11 +34,6 @@ fn blank_env(home: &str) -> Vec<(&'static str, String)> {
     env
 }
 
-fn run(tree: &Tree, args: &[&str], env: &[(&'static str, String)]) -> common::Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    tree.xtask_env(args, &env)
-}
-
 #[test]
 fn missing_tools_and_credentials_are_named_with_their_fix() {
     let tree = Tree::new(Layout::A);
@@ -65,18 +46,16 @@ fn missing_tools_and_credentials_are_named_with_their_fix() {
     let mut env = blank_env(&home.path().to_string_lossy());
     env.push(("PATH", bin.path().to_string_lossy().into_owned()));
 
-    let out = run(&tree, &["doctor"], &env);
+    let out = tree.xtask_env(&["doctor"], &env);
     out.assert_code(1);
     let stdout = &out.stdout;
-    assert!(
-        line(stdout, "git").contains("found    git version"),
-        "{stdout}"
-    );
-    assert!(
-        line(stdout, "make").contains("found    GNU Make"),
-        "{stdout}"
-    );
-    assert!(line(stdout, "curl").contains("found    curl "), "{stdout}");
+    for (what, found) in [
+        ("git", "found    git version"),
+        ("make", "found    GNU Make"),
+        ("curl", "found    curl "),
+    ] {
+        assert!(line(stdout, what).contains(found), "{what}: {stdout}");
+    }
     for (tool, fix) in [
         ("dpkg-deb", "brew install dpkg"),
         ("packer", "packer.io"),
@@ -153,36 +132,22 @@ fn everything_present_exits_0_and_shows_no_secret() {
         ("OS_CLOUD", "mycloud".into()),
     ]);
 
-    let out = run(&tree, &["doctor"], &env);
+    let out = tree.xtask_env(&["doctor"], &env);
     out.assert_code(0);
     let stdout = &out.stdout;
     assert!(!stdout.contains("missing"), "{stdout}");
     assert!(stdout.contains("doctor: every step has what it needs"));
     // Versions come from the tools themselves (here the fakes of tests/fixtures/bin).
-    assert!(
-        line(stdout, "knife").contains("found    Chef Infra Client: 17.6.18"),
-        "{stdout}"
-    );
-    assert!(
-        line(stdout, "chef").contains("found    Chef Workstation version: 21.10.640"),
-        "{stdout}"
-    );
-    assert!(
-        line(stdout, "openstack").contains("found    openstack 5.5.0"),
-        "{stdout}"
-    );
-    assert!(
-        line(stdout, "vault").contains("found    Vault v1.8.4"),
-        "{stdout}"
-    );
-    assert!(
-        line(stdout, "packer").contains("found    Packer v1.6.6"),
-        "{stdout}"
-    );
-    assert!(
-        line(stdout, "dpkg-deb").contains("found    Debian 'dpkg-deb'"),
-        "{stdout}"
-    );
+    for (what, found) in [
+        ("knife", "found    Chef Infra Client: 17.6.18"),
+        ("chef", "found    Chef Workstation version: 21.10.640"),
+        ("openstack", "found    openstack 5.5.0"),
+        ("vault", "found    Vault v1.8.4"),
+        ("packer", "found    Packer v1.6.6"),
+        ("dpkg-deb", "found    Debian 'dpkg-deb'"),
+    ] {
+        assert!(line(stdout, what).contains(found), "{what}: {stdout}");
+    }
     let fakes = fs::read_to_string(&fake_log).unwrap();
     for call in [
         "knife --version",
@@ -209,7 +174,7 @@ fn everything_present_exits_0_and_shows_no_secret() {
     );
 
     // -v adds where each tool is.
-    let out = run(&tree, &["-v", "doctor"], &env);
+    let out = tree.xtask_env(&["-v", "doctor"], &env);
     out.assert_code(0);
     let knife = format!("({}/knife)", fake_bin().display());
     assert!(
@@ -229,7 +194,7 @@ fn credentials_that_cannot_be_used_are_missing() {
     let creds = home.path().join(".artifactory.creds");
     fs::write(&creds, "alice:file-zebra-pw\n").unwrap();
     fs::set_permissions(&creds, fs::Permissions::from_mode(0o644)).unwrap();
-    let out = run(&tree, &["doctor"], &env);
+    let out = tree.xtask_env(&["doctor"], &env);
     let l = line(&out.stdout, "Artifactory credentials");
     assert!(
         l.contains("found    user alice from ") && l.contains("chmod 600"),
@@ -239,7 +204,7 @@ fn credentials_that_cannot_be_used_are_missing() {
     // Half the environment: the publish would refuse, so it is missing.
     env.retain(|(k, _)| *k != "ARTIFACTORY_USER");
     env.push(("ARTIFACTORY_USER", "bob".into()));
-    let out = run(&tree, &["doctor"], &env);
+    let out = tree.xtask_env(&["doctor"], &env);
     out.assert_code(1);
     let l = line(&out.stdout, "Artifactory credentials");
     assert!(

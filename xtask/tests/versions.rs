@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::fs;
-use std::path::Path;
-
-use common::{Layout, Run, Tree};
+use common::{assert_text_matches, Layout, Run, Tree};
 use serde_json::{json, Value};
 
 const MAKEFILE: &str = "openstack-tenant/packages/mobiledgex/Makefile";
@@ -36,7 +33,7 @@ fn versions(tree: &Tree) -> Run {
 fn versions_json(tree: &Tree) -> Value {
     let run = tree.xtask(&["versions", "--json"]);
     run.assert_code(0);
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.stdout))
+    run.json()
 }
 
 /// The verdict line of every group, in order (`title [rule]: verdict`).
@@ -88,27 +85,6 @@ fn line_of(tree: &Tree, rel: &str, needle: &str) -> usize {
     lines[0]
 }
 
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with UPDATE_SNAPSHOTS=1 to create it",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "{name} differs (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}"
-    );
-}
-
 // ---------------------------------------------------------------------------
 // Human output
 
@@ -117,7 +93,7 @@ fn layout_a_snapshot() {
     let tree = Tree::new(Layout::A);
     let run = versions(&tree);
     assert!(!run.stdout.contains('\u{1b}'));
-    assert_snapshot("versions-layout-a.txt", &run.stdout);
+    assert_text_matches(&run.stdout, "versions/layout-a.stdout");
 }
 
 #[test]
@@ -304,15 +280,11 @@ fn malformed_input_is_bad_input() {
     let before = tree.snapshot();
     for args in [&["versions"][..], &["versions", "--json"][..]] {
         let run = tree.xtask(args);
-        run.assert_code(2);
-        assert!(run.stdout.is_empty(), "{}", run.stdout);
-        assert!(
-            run.stderr
-                .contains("vmlayer/props.go: vmlayer.infra_version not found"),
-            "{}",
-            run.stderr
+        run.assert_refused(
+            &format!("{args:?}"),
+            &["vmlayer/props.go: vmlayer.infra_version not found"],
         );
-        assert!(!run.stderr.contains("panicked"));
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
     }
     assert!(tree.snapshot() == before);
 }

@@ -1,9 +1,7 @@
 //! A served APT snapshot for the tests whose preflight reads its `Packages`
 //! index (build-image, release): a thread on 127.0.0.1, nothing else.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-
+use super::http::{Response, Server};
 use super::{Layout, Tree};
 
 pub const APT_REPO: &str = "https://apt.mobiledgex.net/cirrus/2021-02-01";
@@ -12,39 +10,17 @@ pub const DEPENDENCIES: &str = "openstack-tenant/packages/mobiledgex/dependencie
 /// Serves `packages` as the snapshot's `dists/bionic/main/binary-amd64/Packages`
 /// on 127.0.0.1 (404 for anything else); returns the snapshot's URL.
 pub fn apt_server(packages: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let Ok(clone) = stream.try_clone() else {
-                continue;
-            };
-            let mut reader = BufReader::new(clone);
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).map_or(true, |n| n == 0) || header == "\r\n" {
-                    break;
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("");
-            let (status, body) = if path.ends_with("/dists/bionic/main/binary-amd64/Packages") {
-                ("200 OK", packages.as_str())
-            } else {
-                ("404 Not Found", "not found\n")
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+    let server = Server::start(move |request| {
+        if request
+            .path
+            .ends_with("/dists/bionic/main/binary-amd64/Packages")
+        {
+            Response::new(200, packages.as_str())
+        } else {
+            Response::new(404, "not found\n")
         }
     });
-    format!("http://127.0.0.1:{port}/cirrus/2021-02-01")
+    server.url("/cirrus/2021-02-01")
 }
 
 /// A `Packages` index with every pin of `dependencies` at its pinned version.

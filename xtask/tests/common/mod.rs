@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod apt;
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -113,10 +114,30 @@ impl Tree {
     /// The same tree committed to a fresh git repository.
     pub fn with_git(layout: Layout) -> Tree {
         let tree = Tree::new(layout);
-        tree.git(&["init", "-q", "-b", "main"]);
-        tree.git(&["add", "-A"]);
-        tree.git(&["commit", "-q", "-m", "fixture"]);
+        tree.init_git();
         tree
+    }
+
+    /// A tree of `layout` in the folder `edge-cloud-infra` of a larger git
+    /// repository (with a README of its own), committed: the repository's
+    /// top as a Tree, and the monorepo root inside it.
+    pub fn inside_a_larger_repository(layout: Layout) -> (Tree, PathBuf) {
+        let inner = Tree::new(layout);
+        let top = Tree {
+            dir: TempDir::new("outer-repository"),
+        };
+        let root = top.path("edge-cloud-infra");
+        copy_dir(inner.root(), &root);
+        top.write("README.md", "# a larger repository\n");
+        top.init_git();
+        (top, root)
+    }
+
+    /// Commits the tree as it is now to a fresh git repository.
+    pub fn init_git(&self) {
+        self.git(&["init", "-q", "-b", "main"]);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", "fixture"]);
     }
 
     pub fn root(&self) -> &Path {
@@ -143,26 +164,7 @@ impl Tree {
     }
 
     pub fn git(&self, args: &[&str]) -> Output {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=Test",
-                "-c",
-                "user.email=test@example.com",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(self.root())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        git_in(self.root(), args)
     }
 
     /// Every file's bytes and mode, for byte-for-byte comparisons.
@@ -190,9 +192,75 @@ impl Tree {
         xtask_in(self.root(), args, &[])
     }
 
-    pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        xtask_in(self.root(), args, env)
+    /// With these variables set (`(&str, &str)` or owned pairs alike).
+    pub fn xtask_env<K: AsRef<str>, V: AsRef<str>>(&self, args: &[&str], env: &[(K, V)]) -> Run {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        xtask_in(self.root(), args, &env)
     }
+}
+
+/// `git` in `dir` as a test user, away from the machine's configuration.
+pub fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.args([
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@example.com",
+        "-c",
+        "commit.gpgsign=false",
+    ])
+    .current_dir(dir)
+    .env("GIT_CONFIG_GLOBAL", "/dev/null")
+    .env("GIT_CONFIG_NOSYSTEM", "1");
+    cmd
+}
+
+/// `git <args>` in `dir`, which must succeed.
+pub fn git_in(dir: &Path, args: &[&str]) -> Output {
+    let out = git_command(dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Where `tool` is on PATH; the test needs it installed.
+pub fn which(tool: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} must be installed for this test"
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Puts a `curl` in `dir` that logs every call to `dir/curl.log`, then runs
+/// the real one: `ARGS <arguments>`, and `CONFIG <file> <mode>` for a
+/// `--config` file (not for `--config -`). Returns the PATH that puts it
+/// first, and the log's path.
+pub fn curl_spy(dir: &Path) -> (String, PathBuf) {
+    let log = dir.join("curl.log");
+    let script = format!(
+        "#!/bin/sh\nprintf 'ARGS %s\\n' \"$*\" >> '{log}'\nprev=\nfor a in \"$@\"; do\n  if [ \"$prev\" = --config ] && [ \"$a\" != - ]; then printf 'CONFIG %s %s\\n' \"$a\" \"$(stat -c %a \"$a\")\" >> '{log}'; fi\n  prev=$a\ndone\nexec '{real}' \"$@\"\n",
+        log = log.display(),
+        real = which("curl")
+    );
+    let curl = dir.join("curl");
+    fs::write(&curl, script).unwrap();
+    fs::set_permissions(&curl, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, log)
 }
 
 /// What a run of the binary did.
@@ -216,6 +284,41 @@ impl Run {
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+
+    /// Bad input: exit 2, each of `said` in standard error, no panic.
+    /// `case` names the input in the failure message.
+    pub fn assert_refused(&self, case: &str, said: &[&str]) -> &Run {
+        assert_eq!(
+            self.code, 2,
+            "{case}: exit status\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(!self.all().contains("panicked"), "{case}: {}", self.stderr);
+        for text in said {
+            assert!(
+                self.stderr.contains(text),
+                "{case}: {text:?} not in standard error:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+
+    /// Standard output read as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.all()))
+    }
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 pub fn xtask_in(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -229,12 +332,7 @@ pub fn xtask_in(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(cmd.output().unwrap())
 }
 
 /// A tree's files as `Tree::snapshot` returns them.
@@ -249,6 +347,33 @@ pub fn expected(name: &str) -> PathBuf {
 /// instead of comparing; review `git diff` of the fixtures before committing.
 pub fn blessing() -> bool {
     std::env::var_os("XTASK_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Asserts that no file of the monorepo changed since `before` (the xtask's
+/// own `target/` aside); `what` names the run.
+pub fn assert_unchanged(tree: &Tree, before: &Snapshot, what: &str) {
+    let changed = changes(before, &tree.snapshot());
+    assert!(
+        changed.is_empty(),
+        "{what}: files changed: {:?}",
+        changed.keys().collect::<Vec<_>>()
+    );
+}
+
+/// `check --json` on the tree: its exit status and its findings as
+/// (rule, severity, message).
+pub fn check_findings(tree: &Tree) -> (i32, Vec<(String, String, String)>) {
+    let run = tree.xtask(&["check", "--json"]);
+    let findings = run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let text = |key: &str| f[key].as_str().unwrap().to_string();
+            (text("rule"), text("severity"), text("message"))
+        })
+        .collect();
+    (run.code, findings)
 }
 
 /// The files that differ between two snapshots of one tree (bytes or mode),
@@ -276,61 +401,87 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> BTreeMap<String, Option<V
     changed
 }
 
-/// Asserts that exactly the files stored under `expected/<name>/` changed,
-/// each to exactly those bytes, and that every mode stayed as it was.
-pub fn assert_changes_match(before: &Snapshot, after: &Snapshot, name: &str) {
-    let changed = changes(before, after);
-    let dir = expected(name);
-    if blessing() {
-        let _ = fs::remove_dir_all(&dir);
-        for (path, bytes) in &changed {
-            let bytes = bytes
-                .as_ref()
-                .unwrap_or_else(|| panic!("{path} was removed; store removals by hand"));
-            let to = dir.join(path);
+/// What `diff -ruN` (GNU diffutils, `LC_ALL=C`) says between two snapshots of
+/// one tree, the monorepo only (not `target/`, not `.git/`), with the dates
+/// taken out of the `---`/`+++` lines: `--- a/<path>`, `+++ b/<path>`. Bytes,
+/// not text, so CRLF and `\ No newline at end of file` stay visible.
+pub fn patch(before: &Snapshot, after: &Snapshot) -> Vec<u8> {
+    let dir = TempDir::new("patch");
+    for (side, files) in [("a", before), ("b", after)] {
+        fs::create_dir_all(dir.path().join(side)).unwrap();
+        for (path, (bytes, _)) in files.iter().filter(|(p, _)| !p.starts_with("target/")) {
+            let to = dir.path().join(side).join(path);
             fs::create_dir_all(to.parent().unwrap()).unwrap();
             fs::write(to, bytes).unwrap();
         }
-        return;
     }
-    let mut want = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-        let entry =
-            entry.unwrap_or_else(|e| panic!("{}: {e} (XTASK_BLESS=1 writes it)", dir.display()));
-        if entry.file_type().is_file() {
-            let rel = entry
-                .path()
-                .strip_prefix(&dir)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            want.insert(rel, fs::read(entry.path()).unwrap());
+    let out = Command::new("diff")
+        .args(["-ruN", "a", "b"])
+        .current_dir(dir.path())
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("diff: {e} (GNU diffutils is needed)"));
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "diff -ruN failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Only the two lines after each `diff -ruN` line are headers: a removed
+    // line `-- x` also starts with `--- `.
+    let mut patch = Vec::with_capacity(out.stdout.len());
+    let mut header_lines = 0;
+    for line in out.stdout.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"diff -ruN ") {
+            header_lines = 2;
+            patch.extend_from_slice(line);
+        } else if header_lines > 0 {
+            header_lines -= 1;
+            let end = line
+                .iter()
+                .position(|&b| b == b'\t')
+                .unwrap_or(line.len() - 1);
+            patch.extend_from_slice(&line[..end]);
+            patch.push(b'\n');
+        } else {
+            patch.extend_from_slice(line);
         }
     }
-    let changed_paths: Vec<&String> = changed.keys().collect();
-    let want_paths: Vec<&String> = want.keys().collect();
-    assert_eq!(
-        changed_paths,
-        want_paths,
-        "the files that changed, against {}",
-        dir.display()
-    );
-    for (path, bytes) in &want {
-        let got = changed[path]
-            .as_ref()
-            .unwrap_or_else(|| panic!("{path} was removed"));
-        assert!(
-            got == bytes,
-            "{path} differs from {}:\n--- expected\n{}\n--- got\n{}",
-            dir.join(path).display(),
-            String::from_utf8_lossy(bytes),
-            String::from_utf8_lossy(got)
-        );
-    }
+    patch
+}
+
+/// Asserts that the change from `before` to `after` is, byte for byte, the
+/// patch `expected/<name>.patch` (see `patch`), and that no file mode changed.
+/// The before-tree is a known one, so the patch pins every byte of the after-tree.
+pub fn assert_patch_matches(before: &Snapshot, after: &Snapshot, name: &str) {
     for (path, (_, mode)) in after {
         if let Some((_, old)) = before.get(path) {
             assert_eq!(mode, old, "{path}: the file mode changed");
         }
+    }
+    let actual = patch(before, after);
+    let path = expected(&format!("{name}.patch"));
+    if blessing() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let want = fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (XTASK_BLESS=1 writes it)", path.display()));
+    if actual != want {
+        let (want, actual) = (
+            String::from_utf8_lossy(&want),
+            String::from_utf8_lossy(&actual),
+        );
+        let diff = similar::TextDiff::from_lines(want.as_ref(), actual.as_ref())
+            .unified_diff()
+            .header("expected", "actual")
+            .to_string();
+        // A CR alone would not show.
+        panic!(
+            "the change differs from {} (a diff of the patches):\n{}",
+            path.display(),
+            diff.replace('\r', "\\r")
+        );
     }
 }
 
@@ -454,12 +605,7 @@ impl Fakes {
     }
 
     pub fn run(&self, tree: &Tree, args: &[&str]) -> Run {
-        let env: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        tree.xtask_env(args, &env)
+        tree.xtask_env(args, &self.env)
     }
 
     /// No fake secret in the fake tools' arguments, the run's output, or any
