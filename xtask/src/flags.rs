@@ -343,6 +343,11 @@ pub struct Release {
     #[arg(long)]
     pub publish: bool,
 
+    /// Artifactory base URL for --publish (also ARTIFACTORY_URL); with --resume
+    /// it replaces the recorded one.
+    #[arg(long, value_name = "URL", env = "ARTIFACTORY_URL")]
+    pub artifactory: Option<String>,
+
     /// Show the recorded plan with each step's state.
     #[arg(long, conflicts_with = "resume")]
     pub status: bool,

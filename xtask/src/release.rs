@@ -123,6 +123,8 @@ struct Release {
     platforms: Vec<Platform>,
     user: String,
     publish: bool,
+    /// The Artifactory base URL (None: the default).
+    artifactory: Option<String>,
     steps: Vec<StepRecord>,
 }
 
@@ -135,7 +137,11 @@ impl flags::Release {
         }
         let runner = build_package::runner(ctx)?;
         let release = if self.resume {
-            let release = load(ctx)?;
+            let mut release = load(ctx)?;
+            // Where Artifactory is does not change what is released.
+            if self.artifactory.is_some() {
+                release.artifactory = self.artifactory.clone();
+            }
             refuse_invalidated(ctx, &release)?;
             if release.steps.iter().all(|s| s.state == StepState::Done) {
                 ctx.say(format!(
@@ -202,8 +208,17 @@ impl flags::Release {
             platforms: platforms.clone(),
             user,
             publish: self.publish,
+            artifactory: self.artifactory.clone(),
             steps: Vec::new(),
         };
+        if self.publish {
+            // The URL, the tools and stored credentials, before anything runs.
+            let options = build_package::Options {
+                publish: true,
+                artifactory: self.artifactory.clone(),
+            };
+            build_package::Build::prepare(ctx, &options, self.confirm.dry_run)?;
+        }
         let mut works = vec![Work::Bump, Work::BuildPackage];
         if self.publish {
             works.push(Work::PublishPackage);
@@ -393,7 +408,7 @@ fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> R
         Work::PublishPackage => {
             let options = build_package::Options {
                 publish: true,
-                artifactory: None,
+                artifactory: release.artifactory.clone(),
             };
             build_package::publish(ctx, runner, &options)?;
         }
@@ -589,6 +604,7 @@ fn save(ctx: &Context, release: &Release) -> Result<()> {
         "platforms": release.platforms.iter().map(|p| p.name()).collect::<Vec<_>>(),
         "user": release.user,
         "publish": release.publish,
+        "artifactory": release.artifactory,
         "saved_unix": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "steps": steps,
     });
@@ -672,6 +688,7 @@ fn load(ctx: &Context) -> Result<Release> {
             .get("publish")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        artifactory: string(&json, "artifactory"),
         steps,
     })
 }

@@ -4,12 +4,12 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::http::{base64, basic_auth, closed_port, Response, Server};
+use common::artifactory::{artifactory, digest};
+use common::http::{base64, basic_auth, closed_port, Server};
 use common::{curl_spy, which, Layout, Run, Snapshot, TempDir, Tree};
 
 const PKG_DIR: &str = "openstack-tenant/packages/mobiledgex";
@@ -18,50 +18,9 @@ const USER: &str = "alice";
 /// Distinctive, with a quote and a backslash to exercise the curl config escaping.
 const PASSWORD: &str = r#"Pa55-w0rd"q\uote-zebra"#;
 
-/// HEAD answers `head`; PUT answers like Artifactory (201 and the stored
-/// checksums, computed from what arrived) unless `put` says otherwise.
-fn artifactory(head: u16, put: Option<(u16, &'static str)>) -> Server {
-    Server::start(move |request| {
-        let response = match request.method.as_str() {
-            "HEAD" => Response::new(head, ""),
-            "PUT" => match put {
-                Some((code, body)) => Response::new(code, body),
-                None => Response::new(201, artifactory_answer(&request.body)),
-            },
-            _ => Response::new(405, ""),
-        };
-        response.header("Content-Type", "application/json")
-    })
-}
-
 /// Where the xtask is told Artifactory is.
 fn base(server: &Server) -> String {
     server.url("/artifactory")
-}
-
-fn artifactory_answer(body: &[u8]) -> String {
-    format!(
-        "{{\n  \"repo\" : \"packages\",\n  \"path\" : \"/pool/mobiledgex_3.0.1_amd64.deb\",\n  \"checksums\" : {{\n    \"sha1\" : \"{}\",\n    \"md5\" : \"{}\"\n  }}\n}}",
-        digest("sha1sum", body),
-        digest("md5sum", body)
-    )
-}
-
-/// `md5sum`/`sha1sum` of bytes: the tools' own answer, not the xtask's code.
-fn digest(tool: &str, bytes: &[u8]) -> String {
-    let mut child = Command::new(tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(bytes).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 /// A home folder of its own, so the machine's ~/.artifactory.creds is never read;

@@ -9,6 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::apt::tree_with_snapshot;
+use common::artifactory::{artifactory, digest};
+use common::http::basic_auth;
 use common::{Fakes, Layout, Run, Tree};
 use serde_json::Value;
 
@@ -455,4 +457,74 @@ fn the_plan_is_shown_first_and_nothing_runs_without_confirmation() {
         run.assert_code(2);
         assert_eq!(tree.snapshot(), before, "{bad:?}");
     }
+}
+
+#[test]
+fn publishing_is_its_own_step_and_a_failed_upload_resumes_without_rebuilding() {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let mut fakes = fakes();
+    let password = "release-pa55-zebra";
+    fakes
+        .set("ARTIFACTORY_USER", "alice")
+        .set("ARTIFACTORY_PASSWORD", password);
+    let deb_path = "/artifactory/packages/pool/mobiledgex_3.0.2_amd64.deb";
+
+    // The server refuses the upload: the release stops at the publish step.
+    let refusing = artifactory(404, Some((500, "{\"errors\": [\"disk full\"]}")));
+    fakes.set("ARTIFACTORY_URL", &refusing.url("/artifactory"));
+    let failed = fakes.run(&tree, &["release", "3.0.2", "--publish", "--yes"]);
+    failed.assert_code(1);
+    let states = steps(&tree);
+    assert_eq!(
+        states[2],
+        ("publish-package".to_string(), "failed".to_string(), 1)
+    );
+    assert_eq!(
+        count(&fakes.calls(), "packer build"),
+        0,
+        "nothing irreversible after a failure"
+    );
+
+    // Resume against a working server: only the publish and later steps run.
+    let server = artifactory(404, None);
+    fakes.set("ARTIFACTORY_URL", &server.url("/artifactory"));
+    let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
+    resumed.assert_code(0);
+    assert_released(&tree, &fakes, &resumed);
+    let attempts: Vec<(String, u64)> = steps(&tree).into_iter().map(|(id, _, n)| (id, n)).collect();
+    assert_eq!(
+        attempts,
+        [
+            ("bump", 1),
+            ("build-package", 1),
+            ("publish-package", 2),
+            ("build-image:openstack", 1),
+            ("chef-policy", 1)
+        ]
+        .map(|(id, n)| (id.to_string(), n))
+    );
+    // --artifactory (here ARTIFACTORY_URL) given to --resume replaces the recorded URL.
+    let requests = server.requests();
+    let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["HEAD", "PUT"]);
+    assert_eq!(requests[0].path, deb_path);
+    assert!(requests[1].path.starts_with(&format!(
+        "{deb_path};deb.distribution=cirrus;deb.component=main;deb.architecture=amd64"
+    )));
+    let deb =
+        std::fs::read(tree.path("openstack-tenant/packages/mobiledgex/mobiledgex_3.0.2_amd64.deb"))
+            .unwrap();
+    assert_eq!(requests[1].body, deb);
+    assert_eq!(
+        requests[1].header("X-Checksum-Sha1"),
+        Some(digest("sha1sum", &deb).as_str())
+    );
+    assert_eq!(
+        requests[1].header("Authorization"),
+        Some(basic_auth("alice", password).as_str())
+    );
+    for run in [&failed, &resumed] {
+        assert!(!run.stdout.contains(password) && !run.stderr.contains(password));
+    }
+    assert!(!fakes.calls().join("\n").contains(password));
 }

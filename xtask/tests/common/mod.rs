@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod apt;
+pub mod artifactory;
 pub mod http;
 
 use std::collections::BTreeMap;

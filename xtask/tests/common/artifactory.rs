@@ -1,0 +1,48 @@
+//! Artifactory as the tests see it: HEAD says whether a file is there, PUT
+//! stores it and answers with the checksums of what arrived.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use super::http::{Response, Server};
+
+/// HEAD answers `head`; PUT answers like Artifactory (201 and the stored
+/// checksums, computed from what arrived) unless `put` says otherwise.
+pub fn artifactory(head: u16, put: Option<(u16, &'static str)>) -> Server {
+    Server::start(move |request| {
+        let response = match request.method.as_str() {
+            "HEAD" => Response::new(head, ""),
+            "PUT" => match put {
+                Some((code, body)) => Response::new(code, body),
+                None => Response::new(201, artifactory_answer(&request.body)),
+            },
+            _ => Response::new(405, ""),
+        };
+        response.header("Content-Type", "application/json")
+    })
+}
+
+pub fn artifactory_answer(body: &[u8]) -> String {
+    format!(
+        "{{\n  \"repo\" : \"packages\",\n  \"path\" : \"/pool/mobiledgex_3.0.1_amd64.deb\",\n  \"checksums\" : {{\n    \"sha1\" : \"{}\",\n    \"md5\" : \"{}\"\n  }}\n}}",
+        digest("sha1sum", body),
+        digest("md5sum", body)
+    )
+}
+
+/// `md5sum`/`sha1sum` of bytes: the tools' own answer, not the xtask's code.
+pub fn digest(tool: &str, bytes: &[u8]) -> String {
+    let mut child = Command::new(tool)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
