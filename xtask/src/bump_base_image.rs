@@ -12,7 +12,7 @@ use crate::runner::Runner;
 use crate::semver::Semver;
 use crate::sites::{self, Inventory, Site};
 use crate::tree::WorkTree;
-use crate::{bad, deps, flags, git, mentions};
+use crate::{bad, cookbooks, deps, flags, git, mentions};
 
 impl flags::BumpBaseImage {
     pub fn run(self, ctx: &Context) -> Result<()> {
@@ -112,8 +112,8 @@ pub struct Edits {
     pub sync_deps: bool,
 }
 
-/// Plans every edit of a bump into `changes`: the sites, and the cookbook
-/// bumps and policy pins that follow from edits inside cookbooks.
+/// Plans every edit of a bump into `changes`: the sites whose value changes,
+/// and the cookbook bumps and policy pins that follow from edits inside cookbooks.
 pub fn plan(
     ctx: &Context,
     runner: &Runner,
@@ -121,81 +121,27 @@ pub fn plan(
     edits: &Edits,
     changes: &mut Changeset,
 ) -> Result<()> {
-    let mut edited: Vec<&Site> = inventory.base_image_sites().to_vec();
+    let mut to_version: Vec<&Site> = inventory.base_image_sites().to_vec();
     if edits.chef {
-        edited.extend(&inventory.chef_package_versions);
+        to_version.extend(&inventory.chef_package_versions);
     }
-    for site in &edited {
+    let mut edited: Vec<&Site> = Vec::new();
+    for site in to_version.into_iter().filter(|s| s.value != edits.version) {
         changes.set_site(site, &edits.version)?;
+        edited.push(site);
     }
     if let Some(date) = &edits.apt_snapshot {
         for site in inventory.apt_sites() {
-            changes.set_site(site, date)?;
-            edited.push(site);
+            if site.snapshot() != Some(date.as_str()) {
+                changes.set_site(site, date)?;
+                edited.push(site);
+            }
         }
         if edits.sync_deps {
             deps::sync_into(ctx, runner, inventory, date, changes)?;
         }
     }
-    bump_touched_cookbooks(ctx, runner, inventory, &edited, changes)
-}
-
-/// A cookbook whose files an edit touches gets one patch bump, unless its
-/// version was already raised since HEAD; pins that named the old version follow.
-pub fn bump_touched_cookbooks(
-    ctx: &Context,
-    runner: &Runner,
-    inventory: &Inventory,
-    edited: &[&Site],
-    changes: &mut Changeset,
-) -> Result<()> {
-    let touched: BTreeSet<&str> = edited
-        .iter()
-        .filter_map(|site| inventory.cookbook_of(&site.path))
-        .map(|cookbook| cookbook.name.as_str())
-        .collect();
-    if touched.is_empty() {
-        return Ok(());
-    }
-    let at_head = if git::resolves(runner, &ctx.root, "HEAD").unwrap_or(false) {
-        git::baseline(runner, &ctx.root, "HEAD", Vec::new())?.cookbook_versions
-    } else {
-        Default::default()
-    };
-    for name in touched {
-        let Some(cookbook) = inventory.cookbook(name) else {
-            continue;
-        };
-        let current = &cookbook.version.value;
-        let raised = at_head.get(name).is_some_and(|before| {
-            matches!((Semver::parse(current), Semver::parse(before)), (Ok(now), Ok(then)) if now > then)
-        });
-        if raised {
-            ctx.detail(format!(
-                "cookbook {name} was already raised to {current} since HEAD"
-            ));
-            continue;
-        }
-        let next = Semver::parse(current)
-            .map_err(|why| {
-                bad!(
-                    "{}: cannot bump the cookbook version: {why}",
-                    cookbook.version.location()
-                )
-            })?
-            .next_patch()
-            .to_string();
-        changes.set_site(&cookbook.version, &next)?;
-        for policy in &inventory.policies {
-            for pin in policy
-                .pins
-                .iter()
-                .filter(|pin| pin.key == name && pin.value == *current)
-            {
-                changes.set_site(pin, &next)?;
-            }
-        }
-    }
+    cookbooks::bump_touched(ctx, runner, inventory, &edited, None, changes)?;
     Ok(())
 }
 

@@ -6,7 +6,6 @@
 //!
 //! `update` is the same work without the questions, for `release`.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -21,7 +20,7 @@ use crate::runner::{Runner, Step};
 use crate::semver::Semver;
 use crate::sites::{self, paths, Inventory, LockState, Site};
 use crate::tree::WorkTree;
-use crate::{bad, flags, git};
+use crate::{bad, cookbooks, flags};
 
 /// What chef-policy is asked to do, validated.
 #[derive(Debug, Clone, Default)]
@@ -225,10 +224,9 @@ pub fn plan(
     Ok(work)
 }
 
-/// A cookbook whose files an edit touches gets a new version (a patch bump,
-/// or --cookbook-version for the upgrade cookbook) unless it was already
-/// raised since HEAD; every policy pin that named the old version follows.
-/// Returns the upgrade cookbook's upload, when there is one to consider.
+/// The cookbook bumps that follow the edits (a patch bump, or
+/// --cookbook-version for the upgrade cookbook); returns the upgrade
+/// cookbook's upload, when there is one to consider.
 fn bump_cookbooks(
     ctx: &Context,
     runner: &Runner,
@@ -237,78 +235,28 @@ fn bump_cookbooks(
     request: &PolicyRequest,
     changes: &mut Changeset,
 ) -> Result<Option<Upload>> {
-    let mut touched: BTreeSet<&str> = edited
-        .iter()
-        .filter_map(|site| inventory.cookbook_of(&site.path))
-        .map(|cookbook| cookbook.name.as_str())
-        .collect();
-    if request.cookbook_version.is_some() {
-        touched.insert(paths::UPGRADE_COOKBOOK);
+    if request.cookbook_version.is_some() && inventory.cookbook(paths::UPGRADE_COOKBOOK).is_none() {
+        return Err(bad!(
+            "--cookbook-version: there is no cookbook {} ({} is missing)",
+            paths::UPGRADE_COOKBOOK,
+            paths::metadata(paths::UPGRADE_COOKBOOK)
+        ));
     }
-    let at_head = if git::resolves(runner, &ctx.root, "HEAD").unwrap_or(false) {
-        git::baseline(runner, &ctx.root, "HEAD", Vec::new())?.cookbook_versions
-    } else {
-        Default::default()
-    };
-    let mut upload = None;
-    for name in touched {
-        let Some(cookbook) = inventory.cookbook(name) else {
-            if name == paths::UPGRADE_COOKBOOK {
-                return Err(bad!(
-                    "--cookbook-version: there is no cookbook {name} ({} is missing)",
-                    paths::metadata(name)
-                ));
-            }
-            continue;
-        };
-        let site = &cookbook.version;
-        let current = Semver::parse(&site.value).map_err(|why| {
-            bad!(
-                "{}: cannot bump the cookbook version: {why}",
-                site.location()
-            )
-        })?;
-        let raised = at_head
-            .get(name)
-            .and_then(|before| Semver::parse(before).ok())
-            .is_some_and(|before| current > before);
-        let next = match request.cookbook_version.filter(|_| name == paths::UPGRADE_COOKBOOK) {
-            Some(wanted) if wanted <= current => {
-                return Err(bad!(
-                    "--cookbook-version {wanted} is not higher than {name}'s version {current} ({}); a cookbook version is frozen once uploaded",
-                    site.location()
-                ))
-            }
-            Some(wanted) => Some(wanted),
-            None if raised => {
-                ctx.detail(format!("cookbook {name} was already raised to {current} since HEAD"));
-                None
-            }
-            None => Some(current.next_patch()),
-        };
-        let Some(next) = next else { continue };
-        let next = next.to_string();
-        changes.set_site(site, &next)?;
-        for policy in &inventory.policies {
-            for pin in policy
-                .pins
-                .iter()
-                .filter(|pin| pin.key == name && pin.value == site.value)
-            {
-                changes.set_site(pin, &next)?;
-            }
-        }
-        if name == paths::UPGRADE_COOKBOOK {
-            upload = Some(Upload {
-                cookbook: name.to_string(),
-                version: next,
-                bumped_here: true,
-            });
-        }
-    }
+    let wanted = request
+        .cookbook_version
+        .map(|v| (paths::UPGRADE_COOKBOOK, v));
+    let bumps = cookbooks::bump_touched(ctx, runner, inventory, edited, wanted, changes)?;
+    let bumped = bumps
+        .into_iter()
+        .find(|bump| bump.cookbook == paths::UPGRADE_COOKBOOK)
+        .map(|bump| Upload {
+            cookbook: bump.cookbook,
+            version: bump.to,
+            bumped_here: true,
+        });
     // Not bumped here: the version in the tree may still be missing on the
     // server (raised by bump-base-image, or edited offline): the steps look.
-    Ok(upload.or_else(|| {
+    Ok(bumped.or_else(|| {
         inventory
             .cookbook(paths::UPGRADE_COOKBOOK)
             .map(|cookbook| Upload {

@@ -10,6 +10,7 @@ mod checksum;
 mod chef_policy;
 mod chef_push;
 mod context;
+mod cookbooks;
 mod debian;
 mod deps;
 mod diff;

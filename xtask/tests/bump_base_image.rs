@@ -497,6 +497,34 @@ fn no_chef_leaves_chef_alone() {
 /// `check`'s help for disagreeing sites is a bump to the highest of them,
 /// which the downgrade guard lets through; the disagreement is reported.
 #[test]
+fn a_cookbook_is_bumped_only_when_its_files_really_change() {
+    // The snapshot already is 2021-02-01: the recipe does not change.
+    let tree = Tree::with_git(Layout::A);
+    let before = tree.snapshot();
+    tree.xtask(&[
+        "bump-base-image",
+        "3.0.2",
+        "--no-chef",
+        "--apt-snapshot",
+        "2021-02-01",
+        "--yes",
+    ])
+    .assert_code(0);
+    let changed: Vec<String> = changes(&before, &tree.snapshot()).into_keys().collect();
+    assert_eq!(changed, [MAKEFILE, PACKAGE_VERSION_GO, PROPS_GO]);
+
+    // Repairing one disagreeing site touches that file alone.
+    let tree = Tree::with_git(Layout::A);
+    tree.edit(PACKAGE_VERSION_GO, "\"3.0.1\"", "\"3.0.0\"");
+    let before = tree.snapshot();
+    tree.xtask(&["bump-base-image", "3.0.1", "--allow-dirty", "--yes"])
+        .assert_code(0);
+    let changed: Vec<String> = changes(&before, &tree.snapshot()).into_keys().collect();
+    assert_eq!(changed, [PACKAGE_VERSION_GO]);
+    tree.xtask(&["check"]).assert_code(0);
+}
+
+#[test]
 fn disagreeing_sites_are_reported_then_all_set() {
     let tree = Tree::with_git(Layout::A);
     tree.edit(MAKEFILE, "VERSION = 3.0.1", "VERSION = 3.0.2");

@@ -1,0 +1,96 @@
+//! Cookbook bumps that follow edits: a cookbook whose files an edit changes
+//! gets a new version once (not if it was already raised since HEAD), and
+//! every policyfile pin that named the old version follows it. Older pins
+//! stay: those policies use what was uploaded before.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+
+use crate::changeset::Changeset;
+use crate::context::Context;
+use crate::runner::Runner;
+use crate::semver::Semver;
+use crate::sites::{Inventory, Site};
+use crate::{bad, git};
+
+/// A cookbook that gets a new version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bump {
+    pub cookbook: String,
+    pub to: String,
+}
+
+/// Plans the bumps for the cookbooks that hold any of `edited` (sites whose
+/// value changes), plus `wanted` (a cookbook and the version asked for, which
+/// must be higher than its current one), into `changes`.
+pub fn bump_touched(
+    ctx: &Context,
+    runner: &Runner,
+    inventory: &Inventory,
+    edited: &[&Site],
+    wanted: Option<(&str, Semver)>,
+    changes: &mut Changeset,
+) -> Result<Vec<Bump>> {
+    let mut touched: BTreeSet<&str> = edited
+        .iter()
+        .filter_map(|site| inventory.cookbook_of(&site.path))
+        .map(|cookbook| cookbook.name.as_str())
+        .collect();
+    touched.extend(wanted.map(|(name, _)| name));
+    if touched.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at_head = if git::resolves(runner, &ctx.root, "HEAD").unwrap_or(false) {
+        git::baseline(runner, &ctx.root, "HEAD", Vec::new())?.cookbook_versions
+    } else {
+        Default::default()
+    };
+    let mut bumps = Vec::new();
+    for name in touched {
+        let Some(cookbook) = inventory.cookbook(name) else {
+            continue;
+        };
+        let site = &cookbook.version;
+        let current = Semver::parse(&site.value).map_err(|why| {
+            bad!(
+                "{}: cannot bump the cookbook version: {why}",
+                site.location()
+            )
+        })?;
+        let raised = at_head
+            .get(name)
+            .and_then(|before| Semver::parse(before).ok())
+            .is_some_and(|before| current > before);
+        let next = match wanted.filter(|(wanted_name, _)| *wanted_name == name) {
+            Some((_, version)) if version <= current => {
+                return Err(bad!(
+                    "--cookbook-version {version} is not higher than {name}'s version {current} ({}); a cookbook version is frozen once uploaded",
+                    site.location()
+                ))
+            }
+            Some((_, version)) => version,
+            None if raised => {
+                ctx.detail(format!("cookbook {name} was already raised to {current} since HEAD"));
+                continue;
+            }
+            None => current.next_patch(),
+        };
+        let next = next.to_string();
+        changes.set_site(site, &next)?;
+        for policy in &inventory.policies {
+            for pin in policy
+                .pins
+                .iter()
+                .filter(|pin| pin.key == name && pin.value == site.value)
+            {
+                changes.set_site(pin, &next)?;
+            }
+        }
+        bumps.push(Bump {
+            cookbook: name.to_string(),
+            to: next,
+        });
+    }
+    Ok(bumps)
+}
