@@ -615,6 +615,14 @@ fn duration(elapsed: Duration) -> String {
     }
 }
 
+/// The credentials a real build needs from the user (OpenStack, the
+/// Artifactory API key), checked without running anything: for `release`,
+/// which checks every step's needs before its first step.
+pub fn require_credentials(user: &str) -> Result<()> {
+    require_openstack_credentials()?;
+    artifactory_apikey(user).map(|_| ())
+}
+
 fn require_openstack_credentials() -> Result<()> {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
     if OPENSTACK_ENV.iter().any(|name| set(name)) {

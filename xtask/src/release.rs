@@ -142,7 +142,10 @@ impl flags::Release {
             if self.artifactory.is_some() {
                 release.artifactory = self.artifactory.clone();
             }
-            refuse_invalidated(ctx, &release)?;
+            reconcile(ctx, &mut release)?;
+            if !self.confirm.dry_run {
+                require_everything(ctx, &release)?;
+            }
             if release.steps.iter().all(|s| s.state == StepState::Done) {
                 ctx.say(format!(
                     "The release of {} is complete; nothing to resume.",
@@ -195,12 +198,20 @@ impl flags::Release {
             return Err(bad!("no Artifactory user for the image build: pass --user <USER> (default: $USER, which is not set)"));
         }
         let inventory = load_inventory(ctx)?;
-        bump_base_image::check_new_version(
-            &inventory,
-            &version,
-            self.apt_snapshot.as_deref(),
-            false,
-        )?;
+        // Every site already at VERSION (a release started over): the bump has
+        // nothing left to do, which is not a downgrade.
+        let already = inventory
+            .base_image_sites()
+            .iter()
+            .all(|s| s.value == version);
+        if !already {
+            bump_base_image::check_new_version(
+                &inventory,
+                &version,
+                self.apt_snapshot.as_deref(),
+                false,
+            )?;
+        }
         let platforms = Platform::selection(&self.platforms, self.all_platforms);
         let mut release = Release {
             version: version.clone(),
@@ -211,13 +222,8 @@ impl flags::Release {
             artifactory: self.artifactory.clone(),
             steps: Vec::new(),
         };
-        if self.publish {
-            // The URL, the tools and stored credentials, before anything runs.
-            let options = build_package::Options {
-                publish: true,
-                artifactory: self.artifactory.clone(),
-            };
-            build_package::Build::prepare(ctx, &options, self.confirm.dry_run)?;
+        if !self.confirm.dry_run {
+            require_everything(ctx, &release)?;
         }
         let mut works = vec![Work::Bump, Work::BuildPackage];
         if self.publish {
@@ -241,6 +247,32 @@ impl flags::Release {
             .collect();
         Ok(release)
     }
+}
+
+/// What every step needs from the machine and the user (tools, credentials,
+/// the Artifactory URL), checked before the first step: a release must not
+/// stop at step 4 for a tool step 1 could have asked for.
+fn require_everything(ctx: &Context, release: &Release) -> Result<()> {
+    let runner = build_package::runner(ctx)?;
+    runner.require_tools(&[
+        "make",
+        "dpkg-deb",
+        "packer",
+        "openstack",
+        "vault",
+        "curl",
+        "knife",
+        "chef",
+    ])?;
+    build_image::require_credentials(&release.user)?;
+    if release.publish {
+        let options = build_package::Options {
+            publish: true,
+            artifactory: release.artifactory.clone(),
+        };
+        build_package::Build::prepare(ctx, &options, false)?;
+    }
+    Ok(())
 }
 
 fn title(work: &Work, release: &Release) -> String {
@@ -339,6 +371,7 @@ fn execute(ctx: &Context, runner: &Runner, mut release: Release) -> Result<()> {
         ));
         save(ctx, &release)?;
         let started = Instant::now();
+        let started_at = SystemTime::now();
         let result = run_work(ctx, runner, &release, &work);
         let seconds = Some(started.elapsed().as_secs_f64());
         let err = match result {
@@ -353,7 +386,7 @@ fn execute(ctx: &Context, runner: &Runner, mut release: Release) -> Result<()> {
             Err(err) => err,
         };
         let interrupted = Runner::interrupted();
-        let log = latest_log(ctx);
+        let log = latest_log(ctx, started_at);
         let message = (!crate::error::already_reported(&err)).then(|| format!("{err:#}"));
         {
             let step = &mut release.steps[index];
@@ -443,12 +476,18 @@ fn fingerprint(ctx: &Context, release: &Release) -> Result<Value> {
 }
 
 /// --resume refuses when the tree no longer matches what a done step used.
-fn refuse_invalidated(ctx: &Context, release: &Release) -> Result<()> {
+/// One change is expected and mended instead: pins fixed after a failed image
+/// build (`deps fix`, the runbook's troubleshooting) while nothing was
+/// published yet; the package is then built again.
+fn reconcile(ctx: &Context, release: &mut Release) -> Result<()> {
     let inventory = load_inventory(ctx)?;
-    let bumped = release
-        .steps
-        .iter()
-        .any(|s| s.work == Work::Bump && s.state == StepState::Done);
+    let done = |work: &dyn Fn(&Work) -> bool| {
+        release
+            .steps
+            .iter()
+            .any(|s| work(&s.work) && s.state == StepState::Done)
+    };
+    let bumped = done(&|w| *w == Work::Bump);
     let mut why = Vec::new();
     if bumped && inventory.package_version.value != release.version {
         why.push(format!(
@@ -467,21 +506,40 @@ fn refuse_invalidated(ctx: &Context, release: &Release) -> Result<()> {
         }
     }
     let now = fingerprint(ctx, release)?;
-    for step in release.steps.iter().filter(|s| s.state == StepState::Done) {
-        if matches!(step.work, Work::BuildPackage | Work::PublishPackage)
-            && step.inputs.get("package_inputs") != now.get("package_inputs")
-        {
+    let package_changed = release.steps.iter().any(|s| {
+        s.work == Work::BuildPackage
+            && s.state == StepState::Done
+            && s.inputs.get("package_inputs") != now.get("package_inputs")
+    });
+    if package_changed {
+        let shipped = done(&|w| matches!(w, Work::PublishPackage | Work::BuildImage(_)));
+        if shipped {
+            let next = Semver::parse(&release.version)
+                .map(|v| v.next_patch().to_string())
+                .unwrap_or_else(|_| "<next version>".into());
             why.push(format!(
-                "the package's Makefile or dependencies changed since step {} ran, so the built .deb no longer matches the tree",
-                step.work.id()
+                "the package's Makefile or dependencies changed after the package {} was published or built into an image, so a new version must carry them: cargo xtask release {next}",
+                release.version
             ));
+        } else {
+            ctx.warn(format!(
+                "the package's Makefile or dependencies changed since it was built: step build-package runs again for {}",
+                release.version
+            ));
+            for step in release
+                .steps
+                .iter_mut()
+                .skip_while(|s| s.work != Work::BuildPackage)
+            {
+                step.state = StepState::Pending;
+            }
         }
     }
     if why.is_empty() {
         return Ok(());
     }
     Err(bad!(
-        "cannot resume the release of {}: {}; start a new release for the tree as it is now (cargo xtask release <VERSION>)",
+        "cannot resume the release of {}: {}",
         release.version,
         why.join("; ")
     ))
@@ -502,12 +560,14 @@ fn warn_if_replacing(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn latest_log(ctx: &Context) -> Option<String> {
+/// The newest log written since `since`: the failed step's own, not an older step's.
+fn latest_log(ctx: &Context, since: SystemTime) -> Option<String> {
     let dir = ctx.path(&format!("{}/logs", paths::XTASK_STATE_DIR));
     let newest = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter(|(modified, _)| *modified >= since)
         .max()?;
     let path: PathBuf = newest.1;
     Some(

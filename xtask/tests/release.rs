@@ -339,20 +339,56 @@ fn resume_refuses_when_the_tree_no_longer_matches_a_done_step() {
         "VERSION = 3.0.2",
     );
 
-    // A changed pin invalidates the built .deb.
-    tree.edit(
-        "openstack-tenant/packages/mobiledgex/dependencies",
-        "=1.9.0-1",
-        "=1.9.1-1",
-    );
-    let refused = fakes.run(&tree, &["release", "--resume", "--yes"]);
-    refused.assert_code(2);
+    // The package's inputs changed (as `deps fix` would change them) while
+    // nothing was shipped: the package is built again, then the release goes on.
+    let deps = "openstack-tenant/packages/mobiledgex/dependencies";
+    let text = tree.read(deps);
+    tree.write(deps, &format!("# re-pinned after a failed build\n{text}"));
+    let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
+    resumed.assert_code(0);
     assert!(
-        refused.stderr.contains("dependencies changed"),
+        resumed.stderr.contains("build-package runs again"),
         "{}",
-        refused.stderr
+        resumed.stderr
     );
+    let attempts: Vec<(String, u64)> = steps(&tree).into_iter().map(|(id, _, n)| (id, n)).collect();
+    assert_eq!(
+        attempts,
+        [
+            ("bump", 1),
+            ("build-package", 2),
+            ("build-image:openstack", 2),
+            ("chef-policy", 1)
+        ]
+        .map(|(id, n)| (id.to_string(), n))
+    );
+    assert_released(&tree, &fakes, &resumed);
+}
+
+#[test]
+fn after_an_image_is_built_changed_pins_need_a_new_version() {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let mut fakes = fakes();
+    fakes.set("XTASK_FAKE_FAIL", "knife:upload");
+    fakes
+        .run(&tree, &["release", "3.0.2", "--yes"])
+        .assert_code(1);
+    fakes.set("XTASK_FAKE_FAIL", "");
+    let deps = "openstack-tenant/packages/mobiledgex/dependencies";
+    let text = tree.read(deps);
+    tree.write(deps, &format!("# re-pinned\n{text}"));
+    let before = tree.snapshot();
+    let refused = fakes.run(&tree, &["release", "--resume", "--yes"]);
+    refused.assert_refused(
+        "resume after the image was built",
+        &["cargo xtask release 3.0.3"],
+    );
+    assert_eq!(tree.snapshot(), before);
     assert_eq!(count(&fakes.calls(), "packer build"), 1);
+    // Starting over at the version every site already has is not a downgrade.
+    fakes
+        .run(&tree, &["release", "3.0.2", "--dry-run"])
+        .assert_code(0);
 }
 
 #[test]
@@ -527,4 +563,34 @@ fn publishing_is_its_own_step_and_a_failed_upload_resumes_without_rebuilding() {
         assert!(!run.stdout.contains(password) && !run.stderr.contains(password));
     }
     assert!(!fakes.calls().join("\n").contains(password));
+}
+
+#[test]
+fn what_later_steps_need_is_checked_before_the_first_step() {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let mut fakes = fakes();
+    // The image build (step 3) needs OpenStack credentials: no step may run without them.
+    fakes.set("OS_AUTH_URL", "");
+    let before = tree.snapshot();
+    let refused = fakes.run(&tree, &["release", "3.0.2", "--yes"]);
+    refused.assert_refused("no OpenStack credentials", &["OS_AUTH_URL"]);
+    assert_eq!(tree.snapshot(), before, "nothing written, nothing built");
+    assert!(fakes.calls().is_empty(), "{:#?}", fakes.calls());
+
+    // So does a tool only the last step uses.
+    fakes.set("OS_AUTH_URL", "http://127.0.0.1:5000/v3");
+    let bin = common::TempDir::new("path");
+    for entry in std::fs::read_dir(common::fake_bin()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "knife" {
+            std::os::unix::fs::symlink(entry.path(), bin.path().join(entry.file_name())).unwrap();
+        }
+    }
+    for tool in ["make", "dpkg-deb", "curl", "git", "sh", "bash", "python3"] {
+        std::os::unix::fs::symlink(common::which(tool), bin.path().join(tool)).unwrap();
+    }
+    fakes.set("PATH", &bin.path().display().to_string());
+    let refused = fakes.run(&tree, &["release", "3.0.2", "--yes"]);
+    refused.assert_refused("knife missing", &["knife", "Chef Workstation"]);
+    assert_eq!(tree.snapshot(), before);
 }
