@@ -162,7 +162,7 @@ impl Build {
         if options.publish {
             tools.push("curl");
         }
-        Runner::new()?.require_tools(&tools)?;
+        Runner::for_root(&ctx.root)?.require_tools(&tools)?;
 
         let mut credentials = None;
         if options.publish {

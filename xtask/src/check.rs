@@ -13,7 +13,7 @@ use crate::{bad, flags, git};
 
 impl flags::Check {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = Runner::new()?;
+        let runner = Runner::for_root(&ctx.root)?;
         let (inventory, baseline) = self.judged(ctx, &runner)?;
         let findings = rules::evaluate(&inventory, baseline.as_ref());
         let errors = rules::count(&findings, Severity::Error);

@@ -141,6 +141,7 @@ pub struct Mentions {
 pub enum Deps {
     /// Every pin: package, operator, version, line.
     Show {
+        /// Machine-readable output: {"pins": [{"name", "op", "version", "line"}]}.
         #[arg(long)]
         json: bool,
     },
@@ -207,6 +208,7 @@ pub struct DepsOutdated {
     #[command(flatten)]
     pub source: IndexSource,
 
+    /// Machine-readable output: {"source", "pins": [{"name", "op", "version", "candidate", "verdict"}]}.
     #[arg(long)]
     pub json: bool,
 }

@@ -11,7 +11,7 @@ use crate::bad;
 use crate::formats::{makefile, ruby};
 use crate::rules::Baseline;
 use crate::runner::Runner;
-use crate::sites::paths;
+use crate::sites::{self, paths};
 use crate::tree::{read_text, GitTree, Tree};
 
 fn lines_of(bytes: &[u8]) -> Vec<String> {
@@ -110,7 +110,7 @@ pub fn baseline(runner: &Runner, root: &Path, rev: &str, changed: Vec<String>) -
         }
     }
     let package_version = match read_text(&tree, paths::MAKEFILE) {
-        Ok(Some(text)) => match makefile::variable(&text, "VERSION").as_slice() {
+        Ok(Some(text)) => match makefile::variable(&text, sites::MAKE_VERSION).as_slice() {
             [found] => Some(found.value.clone()),
             _ => None,
         },

@@ -454,6 +454,15 @@ fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
                 }
             }
         }
+        for gone in lock
+            .policyfile_cookbooks
+            .iter()
+            .filter(|name| !policy.cookbook_names.contains(name))
+        {
+            stale.push(format!(
+                "{gone} is locked but the policyfile no longer names it"
+            ));
+        }
         for attribute in &policy.attributes {
             let locked = lock.attribute(&attribute.path);
             if !locked.is_some_and(|value| literal_matches(&attribute.value, value)) {

@@ -67,6 +67,9 @@ pub mod ids {
 }
 
 /// The names of the variables and attributes that hold sites.
+/// The Makefile variable that holds the base image version.
+pub const MAKE_VERSION: &str = names::MAKE_VERSION;
+
 mod names {
     pub const MAKE_VERSION: &str = "VERSION";
     pub const INFRA_VERSION_VAR: &str = "MEXInfraVersion";
@@ -188,6 +191,8 @@ pub struct Policy {
     pub name: String,
     pub path: String,
     pub pins: Vec<Site>,
+    /// Every cookbook the policyfile names, pinned exactly or not.
+    pub cookbook_names: Vec<String>,
     pub attributes: Vec<Attribute>,
     pub lock_path: String,
     pub lock: LockState,
@@ -520,6 +525,10 @@ fn load_policies(tree: &dyn Tree, problems: &mut Problems) -> Result<Vec<Policy>
             name: declared.unwrap_or_else(|| name.to_string()),
             path,
             pins,
+            cookbook_names: ruby::cookbook_names(&text)
+                .into_iter()
+                .map(|f| f.value)
+                .collect(),
             attributes: ruby::default_attributes(&text),
             lock_path,
             lock,

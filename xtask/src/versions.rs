@@ -10,7 +10,7 @@ use crate::sites::{self, ids, ChefLayout, Site};
 use crate::tree::WorkTree;
 
 /// The groups `versions` shows: each a rule and the sites it judges.
-const GROUPS: [(&str, &str); 6] = [
+const GROUPS: [(&str, &str); 8] = [
     (rules::PACKAGE_VERSION, "base image version"),
     (
         rules::CHEF_PACKAGE_VERSION,
@@ -20,6 +20,8 @@ const GROUPS: [(&str, &str); 6] = [
     (rules::CHEF_CLIENT, "chef-client"),
     (rules::KUBERNETES, "kubernetes packages"),
     (rules::COOKBOOK_PIN, "cookbooks and policy pins"),
+    (rules::POLICY_LOCK, "policy locks"),
+    (rules::DEPENDENCIES_SYNTAX, "dependencies syntax"),
 ];
 
 fn verdict(findings: &[&Finding]) -> &'static str {
@@ -54,7 +56,8 @@ impl flags::Versions {
     ///   "sites": [Site, …],              // every site, in the order of the human report
     ///   "groups": [                       // one per rule, in this order: package-version,
     ///     {                               //   chef-package-version, apt-snapshot, chef-client,
-    ///       "rule": "package-version",    //   kubernetes, cookbook-pin
+    ///       "rule": "package-version",    //   kubernetes, cookbook-pin, policy-lock,
+    ///                                     //   dependencies-syntax
     ///       "title": "base image version",
     ///       "verdict": "ok" | "warning" | "error",
     ///       "sites": [Site, …],           // the sites that must agree

@@ -14,13 +14,15 @@ const PACKER_BUILD_SH: &str = "openstack-tenant/packer/build.sh";
 const BASE_POLICY: &str = "chef/policyfiles/base.rb";
 
 /// The groups, in the order both outputs list them: rule and title.
-const GROUPS: [(&str, &str); 6] = [
+const GROUPS: [(&str, &str); 8] = [
     ("package-version", "base image version"),
     ("chef-package-version", "chef's mobiledgex package version"),
     ("apt-snapshot", "APT snapshot"),
     ("chef-client", "chef-client"),
     ("kubernetes", "kubernetes packages"),
     ("cookbook-pin", "cookbooks and policy pins"),
+    ("policy-lock", "policy locks"),
+    ("dependencies-syntax", "dependencies syntax"),
 ];
 
 fn versions(tree: &Tree) -> Run {
@@ -45,7 +47,7 @@ fn verdicts(run: &Run) -> Vec<String> {
         .collect()
 }
 
-fn verdict_lines(verdicts: [&str; 6]) -> Vec<String> {
+fn verdict_lines(verdicts: [&str; 8]) -> Vec<String> {
     GROUPS
         .iter()
         .zip(verdicts)
@@ -103,7 +105,7 @@ fn groups_and_verdicts_of_a_consistent_tree() {
         let run = versions(&tree);
         assert_eq!(
             verdicts(&run),
-            verdict_lines(["ok", "ok", "ok", "ok", "ok", "warning"]),
+            verdict_lines(["ok", "ok", "ok", "ok", "ok", "warning", "ok", "ok"]),
             "{layout:?}"
         );
         assert!(
@@ -204,7 +206,7 @@ fn verdicts_show_errors_and_warnings_with_their_reason() {
     let run = versions(&tree);
     assert_eq!(
         verdicts(&run),
-        verdict_lines(["error", "ok", "ok", "ok", "error", "warning"])
+        verdict_lines(["error", "ok", "ok", "ok", "error", "warning", "ok", "ok"])
     );
     let base = group(&run, "package-version");
     assert_eq!(
@@ -237,7 +239,7 @@ fn verdicts_show_errors_and_warnings_with_their_reason() {
     let run = versions(&tree);
     assert_eq!(
         verdicts(&run),
-        verdict_lines(["ok", "warning", "ok", "ok", "ok", "warning"])
+        verdict_lines(["ok", "warning", "ok", "ok", "ok", "warning", "ok", "ok"])
     );
 }
 
@@ -442,7 +444,7 @@ fn json_verdicts_follow_the_findings() {
         .iter()
         .map(|g| g["verdict"].as_str().unwrap())
         .collect();
-    assert_eq!(verdicts, ["ok", "ok", "error", "error", "ok", "warning"]);
+    assert_eq!(verdicts, ["ok", "ok", "error", "error", "ok", "warning", "ok", "ok"]);
     let apt = &report["groups"][2];
     assert_eq!(apt["findings"].as_array().unwrap().len(), 1);
     assert_eq!(apt["findings"][0]["severity"], "error");

@@ -1,6 +1,6 @@
 //! Policyfile lock files (`<policy>.lock.json`), written by `chef install`, read here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -9,6 +9,9 @@ pub struct Lock {
     pub name: Option<String>,
     /// cookbook name → locked version.
     pub cookbooks: BTreeMap<String, String>,
+    /// The cookbooks the policyfile named when the lock was made
+    /// (`solution_dependencies.Policyfile`), without their dependencies.
+    pub policyfile_cookbooks: BTreeSet<String>,
     pub default_attributes: Value,
 }
 
@@ -29,7 +32,20 @@ pub fn parse(text: &str) -> Result<Lock, String> {
             .ok_or_else(|| format!("cookbook_locks.{name} has no `version` string"))?;
         cookbooks.insert(name.clone(), version.to_string());
     }
+    let policyfile_cookbooks = object
+        .get("solution_dependencies")
+        .and_then(|s| s.get("Policyfile"))
+        .and_then(Value::as_array)
+        .map(|pairs| {
+            pairs
+                .iter()
+                .filter_map(|pair| pair.get(0).and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Lock {
+        policyfile_cookbooks,
         name: object
             .get("name")
             .and_then(Value::as_str)
@@ -57,9 +73,10 @@ mod tests {
     #[test]
     fn reads_versions_and_attributes() {
         let lock = parse(
-            r#"{"name":"base","cookbook_locks":{"a":{"version":"1.0.1"}},"default_attributes":{"x":{"y":"z"}}}"#,
+            r#"{"name":"base","cookbook_locks":{"a":{"version":"1.0.1"}},"default_attributes":{"x":{"y":"z"}},"solution_dependencies":{"Policyfile":[["a","= 1.0.1"]],"dependencies":{}}}"#,
         )
         .unwrap();
+        assert_eq!(lock.policyfile_cookbooks.iter().collect::<Vec<_>>(), ["a"]);
         assert_eq!(lock.cookbooks["a"], "1.0.1");
         assert_eq!(
             lock.attribute(&["x".into(), "y".into()]),

@@ -19,6 +19,14 @@ pub fn name(text: &str) -> Vec<Found> {
     )
 }
 
+/// Every cookbook a policyfile names (`cookbook 'x'`, pinned or not).
+pub fn cookbook_names(text: &str) -> Vec<Found> {
+    scan(
+        text,
+        &regex(r#"^[ \t]*cookbook[ \t(]+['"](?P<v>[^'"]+)['"]"#),
+    )
+}
+
 /// `cookbook 'name', '= 1.0.14'` in a policyfile: key = cookbook, value = version.
 /// Pins of other forms (`'~> 1.0'`, `path:`) are not exact pins and not returned.
 pub fn cookbook_pins(text: &str) -> Vec<Found> {
