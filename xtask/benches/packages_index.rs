@@ -10,6 +10,10 @@ mod packages_index;
 #[allow(dead_code, unused_imports)] // only `parse` is used; tests are not run here
 #[path = "../src/debian/version.rs"]
 mod version;
+// What those modules' tests import (`--all-targets` checks them here too).
+#[cfg(test)]
+#[path = "../src/test_support.rs"]
+mod test_support;
 
 use std::path::PathBuf;
 use std::process::Command;

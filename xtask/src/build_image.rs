@@ -168,7 +168,6 @@ pub struct Prepared {
 
 /// The preflight and the builds, without asking: for `release`, which has
 /// asked already. Stops at the first failed build.
-#[allow(dead_code)] // the API `release` builds on
 pub fn build_images(
     ctx: &Context,
     runner: &Runner,

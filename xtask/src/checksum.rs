@@ -256,7 +256,7 @@ mod tests {
                     assert_eq!(&md5_hex(data), w, "md5 of {} bytes", data.len());
                 }
             }
-            None => eprintln!("NOTICE: md5sum not found, skipping"),
+            None => crate::test_support::skip_or_fail("md5sum (coreutils) not found"),
         }
         match sha1s {
             Some(want) => {
@@ -265,7 +265,7 @@ mod tests {
                     assert_eq!(&sha1_hex(data), w, "sha1 of {} bytes", data.len());
                 }
             }
-            None => eprintln!("NOTICE: sha1sum not found, skipping"),
+            None => crate::test_support::skip_or_fail("sha1sum (coreutils) not found"),
         }
     }
 }

@@ -132,7 +132,6 @@ impl flags::ChefPolicy {
 
 /// The whole chef section without asking, for `release` (which has asked
 /// already): chef follows the package version and, given one, the APT snapshot.
-#[allow(dead_code)] // the API `release` builds on
 pub fn update(ctx: &Context, runner: &Runner, apt_snapshot: Option<&str>) -> Result<()> {
     let request = PolicyRequest::new(apt_snapshot, None)?;
     let inventory = load(ctx)?;

@@ -28,6 +28,8 @@ mod runner;
 mod semver;
 mod sites;
 mod style;
+#[cfg(test)]
+mod test_support;
 mod tree;
 mod versions;
 

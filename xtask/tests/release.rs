@@ -223,10 +223,13 @@ const FAULTS: [Fault; 4] = [
 
 #[test]
 fn a_failure_at_each_step_then_resume_finishes_without_redoing_anything() {
-    if !chattr_works() {
-        eprintln!("skipping the bump fault: chattr +i does not work on this file system");
+    let chattr = chattr_works();
+    if !chattr {
+        common::skip_or_fail(
+            "the bump fault: `chattr +i` does not work here (needs root, e2fsprogs and a file system with the flag)",
+        );
     }
-    for fault in FAULTS.iter().filter(|f| f.step != "bump" || chattr_works()) {
+    for fault in FAULTS.iter().filter(|f| f.step != "bump" || chattr) {
         let (tree, _) = tree_with_snapshot(Layout::A, None);
         let mut fakes = fakes();
         (fault.inject)(&tree, &mut fakes);

@@ -444,7 +444,10 @@ fn json_verdicts_follow_the_findings() {
         .iter()
         .map(|g| g["verdict"].as_str().unwrap())
         .collect();
-    assert_eq!(verdicts, ["ok", "ok", "error", "error", "ok", "warning", "ok", "ok"]);
+    assert_eq!(
+        verdicts,
+        ["ok", "ok", "error", "error", "ok", "warning", "ok", "ok"]
+    );
     let apt = &report["groups"][2];
     assert_eq!(apt["findings"].as_array().unwrap().len(), 1);
     assert_eq!(apt["findings"][0]["severity"], "error");

@@ -12,8 +12,11 @@
 //!   earlier files were already replaced and must be put back;
 //! - as root, one target made immutable (`chattr +i`): the rename fails the same way.
 //!
-//! Without root the first two use plain permission bits instead; a mechanism
-//! this machine lacks is skipped with a printed notice.
+//! Without root the first uses plain permission bits instead; a mechanism
+//! this machine lacks is skipped with a printed notice, and fails the test
+//! under CI (`CI` set).
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -68,7 +71,8 @@ impl Scratch {
     fn binary(&self) -> PathBuf {
         let copy = self.dir.join("xtask");
         if !copy.exists() {
-            fs::copy(env!("CARGO_BIN_EXE_xtask"), &copy).expect("copy the binary");
+            // Not `fs::copy`: see `common::copy_executable` ("Text file busy").
+            common::copy_executable(Path::new(env!("CARGO_BIN_EXE_xtask")), &copy);
             fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod binary");
         }
         copy
@@ -324,7 +328,9 @@ fn a_later_folder_that_cannot_be_written_leaves_every_file_unchanged() {
     let folder = folder.parent().expect("a file has a folder");
     let as_nobody = if running_as_root() {
         if !can_drop_privileges() {
-            eprintln!("notice: skipped: setpriv cannot run a command as uid {NOBODY} here");
+            common::skip_or_fail(&format!(
+                "setpriv cannot run a command as uid {NOBODY} here (util-linux)"
+            ));
             return;
         }
         give_to_nobody(&scratch.tree());
@@ -347,7 +353,9 @@ fn a_later_folder_that_cannot_be_written_leaves_every_file_unchanged() {
 #[test]
 fn a_later_rename_that_fails_restores_the_files_already_replaced() {
     if !running_as_root() || !can_drop_privileges() {
-        eprintln!("notice: skipped: needs root and setpriv to run as uid {NOBODY}");
+        common::skip_or_fail(&format!(
+            "needs root and setpriv (util-linux) to run as uid {NOBODY}"
+        ));
         return;
     }
     let scratch = Scratch::new("sticky");
@@ -372,7 +380,9 @@ fn an_immutable_file_in_the_middle_restores_the_files_before_it() {
     let failing = files[files.len() / 2].clone();
     let target = scratch.tree().join(&failing);
     if !scratch.make_immutable(&target) {
-        eprintln!("notice: skipped: `chattr +i` does not work here (needs root and a filesystem with the flag)");
+        common::skip_or_fail(
+            "`chattr +i` does not work here (needs root, e2fsprogs, and a filesystem with the flag)",
+        );
         return;
     }
     assert_bump_fails_and_restores(&scratch, &failing, false);

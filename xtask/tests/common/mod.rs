@@ -70,8 +70,12 @@ pub fn copy_dir(from: &Path, to: &Path) {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
-        if entry.file_type().unwrap().is_dir() {
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
             copy_dir(&src, &dst);
+        } else if meta.permissions().mode() & 0o111 != 0 {
+            // Scripts the tests run (make runs ./version.sh).
+            copy_executable(&src, &dst);
         } else {
             fs::copy(&src, &dst).unwrap();
         }
@@ -253,9 +257,7 @@ pub fn curl_spy(dir: &Path) -> (String, PathBuf) {
         log = log.display(),
         real = which("curl")
     );
-    let curl = dir.join("curl");
-    fs::write(&curl, script).unwrap();
-    fs::set_permissions(&curl, fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&dir.join("curl"), script.as_bytes());
     let path = format!(
         "{}:{}",
         dir.display(),
@@ -648,4 +650,94 @@ pub fn monorepo_files(tree: &Tree) -> Snapshot {
         .into_iter()
         .filter(|(path, _)| !path.starts_with("target/"))
         .collect()
+}
+
+/// Whether the tests run under CI: CI services set `CI` (most to `true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// A test that cannot run here for want of `why`: under CI that is a
+/// failure, since a proof that quietly did not run must not pass; elsewhere a
+/// notice, and the caller returns.
+#[track_caller]
+pub fn skip_or_fail(why: &str) {
+    assert!(
+        !in_ci(),
+        "{why}; CI is set, so this test may not be skipped (`.ci/run` installs what it needs)"
+    );
+    eprintln!("NOTICE: skipped: {why}");
+}
+
+// A file that is executed must never have been open for writing in this
+// process: another test thread spawning a process at that moment hands the
+// descriptor to its child until the child's exec closes it, and executing the
+// file meanwhile fails with "Text file busy" (ETXTBSY), even once we closed
+// ours. So executables are written by a child process, which no sibling inherits from.
+
+/// Writes `bytes` to `path` as an executable (mode 0755); see above.
+pub fn write_executable(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("sh: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(bytes)
+        .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "writing {} failed", path.display());
+}
+
+/// Copies an executable file, keeping its mode; see above.
+pub fn copy_executable(from: &Path, to: &Path) {
+    let mode = fs::metadata(from)
+        .unwrap_or_else(|e| panic!("{}: {e}", from.display()))
+        .permissions()
+        .mode();
+    let status = Command::new("sh")
+        .args(["-c", "cp \"$1\" \"$2\" && chmod \"$3\" \"$2\"", "sh"])
+        .arg(from)
+        .arg(to)
+        .arg(format!("{:o}", mode & 0o7777))
+        .status()
+        .unwrap_or_else(|e| panic!("sh: {e}"));
+    assert!(
+        status.success(),
+        "copying {} to {} failed",
+        from.display(),
+        to.display()
+    );
+}
+
+/// Every `*_Packages*` index apt downloaded on this machine (plain or
+/// compressed), the largest first: the release's main component.
+pub fn apt_package_indexes() -> Vec<PathBuf> {
+    let Ok(dir) = fs::read_dir("/var/lib/apt/lists") else {
+        return Vec::new();
+    };
+    let mut files: Vec<(u64, PathBuf)> = dir
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().contains("_Packages"))
+        .filter_map(|entry| Some((entry.metadata().ok()?.len(), entry.path())))
+        .collect();
+    files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    files.into_iter().map(|(_, path)| path).collect()
+}
+
+/// An apt index's text, decompressed by apt's own helper (it knows apt's
+/// lz4, gz, xz); `None` when it cannot be read.
+pub fn read_apt_index(path: &Path) -> Option<String> {
+    let out = Command::new("/usr/lib/apt/apt-helper")
+        .arg("cat-file")
+        .arg(path)
+        .output()
+        .ok()?;
+    (out.status.success() && !out.stdout.is_empty())
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
