@@ -18,6 +18,90 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// Why a folder was taken as the monorepo root: shown with -v, and in errors.
+enum RootSource {
+    Flag,
+    /// `cargo run` / `cargo xtask` names the crate it runs: its workspace.
+    CargoRun {
+        manifest_dir: PathBuf,
+    },
+    /// The nearest checkout above the current folder.
+    CurrentFolder {
+        cwd: PathBuf,
+    },
+    /// Nothing else found: the checkout this binary was compiled in.
+    BuiltIn {
+        cwd: Option<PathBuf>,
+    },
+}
+
+impl RootSource {
+    fn why(&self) -> String {
+        match self {
+            RootSource::Flag => "given with -C".to_string(),
+            RootSource::CargoRun { manifest_dir } => format!(
+                "the workspace of the crate cargo runs, CARGO_MANIFEST_DIR={}",
+                manifest_dir.display()
+            ),
+            RootSource::CurrentFolder { cwd } => {
+                format!(
+                    "the checkout that holds the current folder {}",
+                    cwd.display()
+                )
+            }
+            RootSource::BuiltIn { cwd: Some(cwd) } => format!(
+                "no checkout holds the current folder {}, so the one this binary was built in",
+                cwd.display()
+            ),
+            RootSource::BuiltIn { cwd: None } => {
+                "the current folder is unknown, so the checkout this binary was built in"
+                    .to_string()
+            }
+        }
+    }
+}
+
+/// The root, found once: -C; else the workspace `cargo run` names (when it is a
+/// checkout); else the nearest checkout above the current folder, so a binary
+/// run directly judges the checkout it is run in, not the one it was built in;
+/// else the compile-time checkout.
+fn find_root(flags: &Xtask) -> (PathBuf, RootSource) {
+    if let Some(dir) = &flags.root {
+        return (dir.clone(), RootSource::Flag);
+    }
+    if let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR").filter(|v| !v.is_empty()) {
+        let manifest_dir = PathBuf::from(manifest_dir);
+        // Set by cargo for whatever it runs; only a crate inside a checkout counts.
+        if let Some(workspace) = manifest_dir.parent().filter(|dir| is_checkout(dir)) {
+            return (
+                workspace.to_path_buf(),
+                RootSource::CargoRun {
+                    manifest_dir: manifest_dir.clone(),
+                },
+            );
+        }
+    }
+    let cwd = std::env::current_dir().ok();
+    if let Some(cwd) = &cwd {
+        if let Some(checkout) = cwd.ancestors().find(|dir| is_checkout(dir)) {
+            return (
+                checkout.to_path_buf(),
+                RootSource::CurrentFolder { cwd: cwd.clone() },
+            );
+        }
+    }
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    (built_in, RootSource::BuiltIn { cwd })
+}
+
+/// An edge-cloud-infra checkout: it has the base image package's Makefile.
+fn is_checkout(dir: &Path) -> bool {
+    dir.join(paths::MAKEFILE).is_file()
+}
+
 pub struct Context {
     /// The edge-cloud-infra checkout, absolute.
     pub root: PathBuf,
@@ -28,28 +112,19 @@ pub struct Context {
 
 impl Context {
     pub fn from_flags(flags: &Xtask) -> Result<Context> {
-        let root = match &flags.root {
-            Some(dir) => dir.clone(),
-            // The workspace that holds this crate: found once, here. `cargo run`
-            // names the crate it runs; the compile-time path is only a fallback,
-            // since checkouts sharing a target folder share this binary.
-            None => {
-                let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-                manifest_dir
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from("."))
-            }
-        };
-        let root = root
-            .canonicalize()
-            .map_err(|err| bad!("cannot use {} as the monorepo root: {err}", root.display()))?;
-        if !root.join(paths::MAKEFILE).is_file() {
-            return Err(bad!(
-                "{} is not an edge-cloud-infra checkout: {} is missing; pass the checkout with -C <DIR>",
+        let (root, found) = find_root(flags);
+        let root = root.canonicalize().map_err(|err| {
+            bad!(
+                "cannot use {} as the monorepo root ({}): {err}",
                 root.display(),
+                found.why()
+            )
+        })?;
+        if !is_checkout(&root) {
+            return Err(bad!(
+                "{} is not an edge-cloud-infra checkout ({}): {} is missing; run the xtask inside a checkout or pass it with -C <DIR>",
+                root.display(),
+                found.why(),
                 paths::MAKEFILE
             ));
         }
@@ -60,12 +135,18 @@ impl Context {
         } else {
             Verbosity::Normal
         };
-        Ok(Context {
+        let ctx = Context {
             root,
             paint: Paint::new(flags.color),
             verbosity,
             stdin_is_terminal: std::io::stdin().is_terminal(),
-        })
+        };
+        ctx.detail(format!(
+            "monorepo root: {} ({})",
+            ctx.root.display(),
+            found.why()
+        ));
+        Ok(ctx)
     }
 
     /// An absolute path for a path relative to the root.

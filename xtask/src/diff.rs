@@ -415,8 +415,9 @@ mod tests {
 
     #[test]
     fn colour_comes_only_from_paint() {
-        let paint = Paint::new(crate::flags::ColorChoice::Always);
+        let paint = Paint::coloured();
         let coloured = unified("f", "a\n", "b\n", &paint);
+        assert!(coloured.contains('\u{1b}'));
         assert!(coloured.contains(&paint.removed("-a")));
         assert!(coloured.contains(&paint.added("+b")));
         assert!(coloured.contains(&paint.bold("--- f\toriginal")));

@@ -14,11 +14,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "xtask", bin_name = "cargo xtask", version)]
 pub struct Xtask {
-    /// The edge-cloud-infra checkout to work on.
+    /// The edge-cloud-infra checkout to work on (default: the one that holds
+    /// the current folder, or `cargo run`'s workspace).
     #[arg(short = 'C', long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// Colour of diffs and reports; `auto` colours only a terminal and honours NO_COLOR.
+    /// Colour of diffs and reports; `auto` colours only when stdout and stderr are
+    /// terminals; a non-empty NO_COLOR wins over every choice.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 

@@ -1,8 +1,12 @@
-//! `cargo xtask install-hooks`: the git pre-commit hook that runs `check --staged`.
+//! `cargo xtask install-hooks`: the git pre-commit hook that runs `check --staged`,
+//! after the hook it replaced (kept as `pre-commit.local`), so installing it
+//! never silently turns someone's own checks off.
 
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::changeset::Changeset;
 use crate::context::Context;
@@ -12,18 +16,41 @@ use crate::{bad, flags, git};
 /// Marks a hook as ours: only such a hook is replaced without --force.
 const MARKER: &str = "# xtask-managed pre-commit hook";
 
-/// The hook script: run the xtask's staged check from the monorepo root.
+/// The name the replaced hook is kept under, beside the hook; ours runs it first.
+const LOCAL: &str = "pre-commit.local";
+
+/// `text` as one sh word: single quotes, each `'` written as `'\''`.
+fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The hook script: run pre-commit.local if there is one (its failure refuses
+/// the commit), then the xtask's staged check from the monorepo root.
 fn hook_script(root_in_repo: &str, invocation: &str) -> String {
     let cd = if root_in_repo.is_empty() {
         String::new()
     } else {
-        format!("cd '{root_in_repo}' || exit 1\n")
+        format!("cd {} || exit 1\n", sh_quote(root_in_repo))
     };
     format!(
         "#!/bin/sh\n\
          {MARKER} (installed by `cargo xtask install-hooks`).\n\
-         # Refuses a commit that leaves the base image release inconsistent; each\n\
+         # Runs {LOCAL} (the hook this one replaced) first, if there is one, then\n\
+         # refuses a commit that leaves the base image release inconsistent; each\n\
          # finding names the command that fixes it. Bypass once: git commit --no-verify\n\
+         local_hook=\"$(dirname \"$0\")/{LOCAL}\"\n\
+         if [ -e \"$local_hook\" ]; then\n\
+         \x20   if [ -x \"$local_hook\" ]; then\n\
+         \x20       \"$local_hook\" \"$@\"\n\
+         \x20       status=$?\n\
+         \x20       if [ \"$status\" -ne 0 ]; then\n\
+         \x20           echo \"pre-commit: $local_hook failed (exit $status), so the commit is refused\" >&2\n\
+         \x20           exit \"$status\"\n\
+         \x20       fi\n\
+         \x20   else\n\
+         \x20       echo \"pre-commit: $local_hook is not executable, so it is skipped (chmod +x it to run it)\" >&2\n\
+         \x20   fi\n\
+         fi\n\
          cd \"$(git rev-parse --show-toplevel)\" || exit 1\n\
          {cd}\
          if ! command -v cargo >/dev/null 2>&1; then\n\
@@ -34,63 +61,191 @@ fn hook_script(root_in_repo: &str, invocation: &str) -> String {
     )
 }
 
-/// How the hook calls the xtask: the alias where the monorepo has it, else
-/// this crate's manifest with the monorepo as --root.
+/// Whether a cargo config defines the `xtask` alias: `xtask = …` in the
+/// `[alias]` table, or `alias.xtask = …` at the top level. A line scan, since
+/// the crate has no TOML parser; keys may be quoted.
+fn defines_xtask_alias(config: &str) -> bool {
+    let mut table = String::new();
+    for line in config.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            // `[alias]  # comment` → "alias"; `[[bin]]` ends any table too.
+            let header = line.split('#').next().unwrap_or("").trim();
+            table = header
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim()
+                .to_string();
+            continue;
+        }
+        let Some((key, _value)) = line.split_once('=') else {
+            continue;
+        };
+        let key: String = key
+            .split('.')
+            .map(|part| part.trim().trim_matches(['"', '\'']))
+            .collect::<Vec<_>>()
+            .join(".");
+        let full = if table.is_empty() {
+            key
+        } else {
+            format!("{table}.{key}")
+        };
+        if full == "alias.xtask" {
+            return true;
+        }
+    }
+    false
+}
+
+/// How the hook calls the xtask: the alias where the monorepo's workspace has
+/// it, else this crate's manifest with the monorepo as --root.
 fn invocation(root: &Path) -> String {
-    let has_alias = std::fs::read_to_string(root.join(".cargo/config.toml"))
-        .is_ok_and(|config| config.contains("xtask"));
+    let has_alias = root.join("Cargo.toml").is_file()
+        && ["config.toml", "config"].iter().any(|name| {
+            std::fs::read_to_string(root.join(".cargo").join(name))
+                .is_ok_and(|config| defines_xtask_alias(&config))
+        });
     if has_alias {
         "cargo xtask check --staged".to_string()
     } else {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
         format!(
-            "cargo run --quiet --manifest-path '{}' -- --root . check --staged",
-            manifest.display()
+            "cargo run --quiet --manifest-path {} -- --root . check --staged",
+            sh_quote(&manifest.to_string_lossy())
         )
+    }
+}
+
+/// A file's bytes, or None when it does not exist.
+fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
     }
 }
 
 impl flags::InstallHooks {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = Runner::new()?;
+        let runner = Runner::for_root(&ctx.root)?;
         git::require_repository(&runner, &ctx.root, "install-hooks")?;
         let hooks = git::hooks_dir(&runner, &ctx.root)?;
+        if !hooks.is_dir() {
+            return Err(bad!(
+                "the git hooks folder {} does not exist; create it (mkdir -p) and rerun",
+                hooks.display()
+            ));
+        }
         let hook = hooks.join("pre-commit");
+        let local = hooks.join(LOCAL);
         let script = hook_script(&git::prefix(&runner, &ctx.root)?, &invocation(&ctx.root));
+        // A dangling link counts as present: it is still someone's hook.
+        let has_local = std::fs::symlink_metadata(&local).is_ok();
+        let runs_local = format!(" It runs {} first.", local.display());
 
         let mut changes = Changeset::new(&ctx.root);
-        match std::fs::read_to_string(&hook) {
-            Ok(existing) if existing == script => {
+        let mut keeps_local = has_local;
+        match read_if_present(&hook)? {
+            Some(existing) if existing == script.as_bytes() => {
                 ctx.say(format!(
-                    "{} is already installed and up to date.",
-                    hook.display()
+                    "{} is already installed and up to date.{}",
+                    hook.display(),
+                    if has_local { runs_local.as_str() } else { "" }
                 ));
                 return Ok(());
             }
-            Ok(existing) if !existing.contains(MARKER) && !self.force => {
-                return Err(bad!(
-                    "{} exists and was not written by the xtask; keep it, or rerun with --force to replace it (it is saved as pre-commit.local)",
-                    hook.display()
-                ));
+            Some(existing) if String::from_utf8_lossy(&existing).contains(MARKER) => {}
+            Some(existing) => {
+                // Someone else's hook: it must keep running, so it becomes
+                // pre-commit.local, which ours runs first; never lose one.
+                if has_local {
+                    return Err(bad!(
+                        "{} was not written by the xtask, and {} already holds an earlier hook; replacing it would lose one of them. Merge the two by hand into {} (it runs before the check), remove {}, then rerun `cargo xtask install-hooks`. Nothing was written.",
+                        hook.display(),
+                        local.display(),
+                        local.display(),
+                        hook.display()
+                    ));
+                }
+                if !self.force {
+                    return Err(bad!(
+                        "{} exists and was not written by the xtask; keep it, or rerun with --force to replace it: it is kept as {} and run before the check, and a failure there still refuses the commit. Nothing was written.",
+                        hook.display(),
+                        local.display()
+                    ));
+                }
+                let link = std::fs::symlink_metadata(&hook)
+                    .with_context(|| format!("reading {}", hook.display()))?;
+                if link.file_type().is_symlink() {
+                    // Writing the hook would overwrite the link's target.
+                    let target = std::fs::read_link(&hook)
+                        .with_context(|| format!("reading the link {}", hook.display()))?;
+                    return Err(bad!(
+                        "{} is a link to {}; replacing it would overwrite that file. Move the link: mv {} {}, then rerun `cargo xtask install-hooks` (the hook runs it before the check). Nothing was written.",
+                        hook.display(),
+                        target.display(),
+                        sh_quote(&hook.to_string_lossy()),
+                        sh_quote(&local.to_string_lossy())
+                    ));
+                }
+                let Ok(text) = String::from_utf8(existing) else {
+                    return Err(bad!(
+                        "{} is not a text file and was not written by the xtask; move it by hand: mv {} {}, then rerun `cargo xtask install-hooks` (the hook runs it before the check). Nothing was written.",
+                        hook.display(),
+                        sh_quote(&hook.to_string_lossy()),
+                        sh_quote(&local.to_string_lossy())
+                    ));
+                };
+                // Its mode too: a hook git ignored (not executable) stays ignored.
+                changes.write(&local, text, link.permissions().mode() & 0o7777)?;
+                keeps_local = true;
             }
-            Ok(existing) if !existing.contains(MARKER) => {
-                changes.write(&hooks.join("pre-commit.local"), existing, 0o755)?;
-            }
-            _ => {}
-        }
-        if !hooks.is_dir() {
-            return Err(bad!(
-                "the git hooks folder {} does not exist",
-                hooks.display()
-            ));
+            None => {}
         }
         changes.write(&hook, script, 0o755)?;
         ctx.say(changes.preview(&ctx.paint));
         changes.apply()?;
         ctx.say(format!(
-            "Installed {}: every `git commit` now runs `cargo xtask check --staged`.",
-            hook.display()
+            "Installed {}: every `git commit` now runs `cargo xtask check --staged`.{}",
+            hook.display(),
+            if keeps_local { runs_local.as_str() } else { "" }
         ));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alias_is_a_key_of_the_alias_table() {
+        assert!(defines_xtask_alias(
+            "[alias]\nxtask = \"run --package xtask --\"\n"
+        ));
+        assert!(defines_xtask_alias(
+            "[build]\njobs = 2\n\n[ alias ]  # shortcuts\n  \"xtask\"= 'run -p xtask --'\n"
+        ));
+        assert!(defines_xtask_alias("alias.xtask = \"run -p xtask --\"\n"));
+        // "xtask" elsewhere is not the alias.
+        assert!(!defines_xtask_alias(
+            "# cargo xtask is nice\n[alias]\nx = \"run -p xtask --\"\n"
+        ));
+        assert!(!defines_xtask_alias("[env]\nxtask = \"1\"\n"));
+        assert!(!defines_xtask_alias(
+            "[alias]\nxt = \"run\"\n[target.xtask]\nxtask = 1\n"
+        ));
+        assert!(!defines_xtask_alias("[alias]\nxtask-dist = \"run\"\n"));
+        assert!(!defines_xtask_alias(""));
+    }
+
+    #[test]
+    fn quoting_keeps_every_path_one_word() {
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+        assert_eq!(sh_quote("$(rm -rf /)`x`"), "'$(rm -rf /)`x`'");
+        let script = hook_script("it's here", "true");
+        assert!(script.contains(r"cd 'it'\''s here' || exit 1"), "{script}");
     }
 }

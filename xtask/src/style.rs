@@ -1,4 +1,7 @@
-//! Colour, decided in one place: off unless asked for or on a terminal without NO_COLOR.
+//! Colour, decided in one place for both output streams: NO_COLOR turns it off
+//! whatever `--color` says; `always` turns it on; `auto` only when stdout AND
+//! stderr are terminals, since reports, warnings and errors go to both and a
+//! redirected stream (`2>log`) must never get escape codes.
 
 use std::io::IsTerminal;
 
@@ -12,22 +15,53 @@ pub struct Paint {
     enabled: bool,
 }
 
+/// What the colour decision depends on, read from the process's environment.
+#[derive(Debug, Clone, Copy)]
+struct Surroundings {
+    /// NO_COLOR is set to a non-empty value (https://no-color.org).
+    no_color: bool,
+    stdout_is_terminal: bool,
+    stderr_is_terminal: bool,
+}
+
+impl Surroundings {
+    fn of_this_process() -> Surroundings {
+        Surroundings {
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            stdout_is_terminal: std::io::stdout().is_terminal(),
+            stderr_is_terminal: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// The one colour decision.
+fn colour_on(choice: ColorChoice, around: Surroundings) -> bool {
+    if around.no_color {
+        return false;
+    }
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => around.stdout_is_terminal && around.stderr_is_terminal,
+    }
+}
+
 impl Paint {
     pub fn new(choice: ColorChoice) -> Paint {
-        let enabled = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
-            }
-        };
-        Paint { enabled }
+        Paint {
+            enabled: colour_on(choice, Surroundings::of_this_process()),
+        }
     }
 
     #[cfg(test)]
     pub fn plain() -> Paint {
         Paint { enabled: false }
+    }
+
+    /// Colour on whatever the environment says (NO_COLOR included), for unit tests of painted text.
+    #[cfg(test)]
+    pub fn coloured() -> Paint {
+        Paint { enabled: true }
     }
 
     fn with(&self, style: Style, text: &str) -> String {
@@ -61,5 +95,39 @@ impl Paint {
     }
     pub fn dim(&self, text: &str) -> String {
         self.with(Style::new().dimmed(), text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn around(no_color: bool, stdout: bool, stderr: bool) -> Surroundings {
+        Surroundings {
+            no_color,
+            stdout_is_terminal: stdout,
+            stderr_is_terminal: stderr,
+        }
+    }
+
+    #[test]
+    fn no_color_wins_over_every_choice() {
+        for choice in [ColorChoice::Auto, ColorChoice::Always, ColorChoice::Never] {
+            assert!(!colour_on(choice, around(true, true, true)), "{choice:?}");
+        }
+    }
+
+    #[test]
+    fn auto_needs_both_streams_on_a_terminal() {
+        assert!(colour_on(ColorChoice::Auto, around(false, true, true)));
+        assert!(!colour_on(ColorChoice::Auto, around(false, true, false)));
+        assert!(!colour_on(ColorChoice::Auto, around(false, false, true)));
+        assert!(!colour_on(ColorChoice::Auto, around(false, false, false)));
+    }
+
+    #[test]
+    fn always_and_never_ignore_the_terminal() {
+        assert!(colour_on(ColorChoice::Always, around(false, false, false)));
+        assert!(!colour_on(ColorChoice::Never, around(false, true, true)));
     }
 }

@@ -1747,10 +1747,182 @@ fn install_hooks_keeps_a_foreign_hook_unless_forced() {
     assert!(fs::read_to_string(tree.path(HOOK))
         .unwrap()
         .contains("check --staged"));
+    assert_eq!(fs::read_to_string(tree.path(LOCAL_HOOK)).unwrap(), foreign);
+    // Kept with its mode: a hook git ran keeps running, one it skipped stays skipped.
     assert_eq!(
-        fs::read_to_string(tree.path(".git/hooks/pre-commit.local")).unwrap(),
-        foreign
+        fs::metadata(tree.path(LOCAL_HOOK))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o750
     );
+}
+
+const LOCAL_HOOK: &str = ".git/hooks/pre-commit.local";
+
+/// Puts `script` in place as a hook git runs (mode 0755).
+fn write_hook(tree: &Tree, rel: &str, script: &str) {
+    fs::write(tree.path(rel), script).unwrap();
+    fs::set_permissions(tree.path(rel), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A file's bytes and permission bits, for byte-for-byte comparisons in `.git/`.
+fn bytes_and_mode(path: &Path) -> (Vec<u8>, u32) {
+    (
+        fs::read(path).unwrap(),
+        fs::metadata(path).unwrap().permissions().mode(),
+    )
+}
+
+#[test]
+fn a_failing_foreign_hook_still_refuses_the_commit_after_force() {
+    let tree = Tree::with_git(Layout::A);
+    write_hook(
+        &tree,
+        HOOK,
+        "#!/bin/sh\necho 'my own checks: lint failed' >&2\nexit 1\n",
+    );
+    install_hooks(&tree, &["--force"]).assert_code(0);
+    let base = head_of(&tree);
+    // A change the staged check has nothing against: only the old hook objects.
+    tree.write("notes.txt", "harmless\n");
+    tree.git(&["add", "notes.txt"]);
+    let out = git_commit(tree.root(), &["-m", "notes"], &[]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "committed past the old hook\n{said}");
+    assert!(said.contains("my own checks: lint failed"), "{said}");
+    assert!(
+        said.contains("pre-commit.local failed (exit 1), so the commit is refused"),
+        "{said}"
+    );
+    assert_eq!(head_of(&tree), base);
+    // Without it the same commit goes through: the refusal was the old hook's.
+    fs::remove_file(tree.path(LOCAL_HOOK)).unwrap();
+    let out = git_commit(tree.root(), &["-m", "notes"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(head_of(&tree), base);
+}
+
+#[test]
+fn a_passing_foreign_hook_runs_then_the_check_decides() {
+    let tree = Tree::with_git(Layout::A);
+    // Logs each run where git keeps its own files, so the tree stays clean.
+    write_hook(
+        &tree,
+        HOOK,
+        "#!/bin/sh\necho ran >> \"$(git rev-parse --git-dir)/local-hook.log\"\nexit 0\n",
+    );
+    install_hooks(&tree, &["--force"]).assert_code(0);
+    commit_through_the_hook(&tree, &[]);
+    // Three commits were attempted (two refused by the check, one accepted).
+    assert_eq!(
+        fs::read_to_string(tree.path(".git/local-hook.log")).unwrap(),
+        "ran\nran\nran\n"
+    );
+}
+
+#[test]
+fn a_second_force_never_loses_the_first_hook() {
+    let tree = Tree::with_git(Layout::A);
+    write_hook(&tree, HOOK, "#!/bin/sh\necho first\n");
+    install_hooks(&tree, &["--force"]).assert_code(0);
+    // Another tool then installs its own hook over ours.
+    write_hook(&tree, HOOK, "#!/bin/sh\necho second\n");
+    let files = tree.snapshot();
+    let hook = bytes_and_mode(&tree.path(HOOK));
+    let local = bytes_and_mode(&tree.path(LOCAL_HOOK));
+    for args in [&["--force"][..], &[][..]] {
+        let run = install_hooks(&tree, args);
+        run.assert_code(2);
+        assert!(
+            run.stderr
+                .contains("pre-commit.local already holds an earlier hook")
+                && run.stderr.contains("by hand")
+                && run.stderr.contains("Nothing was written"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.all().contains("panicked"));
+        assert_eq!(bytes_and_mode(&tree.path(HOOK)), hook, "{args:?}");
+        assert_eq!(bytes_and_mode(&tree.path(LOCAL_HOOK)), local, "{args:?}");
+        assert!(tree.snapshot() == files, "{args:?}: a file changed");
+    }
+    assert_eq!(local.0, b"#!/bin/sh\necho first\n");
+}
+
+#[test]
+fn a_linked_foreign_hook_is_not_written_through() {
+    // `--force` would write the hook script into the link's target, a file of
+    // the repository: refused, and the user told how to keep it.
+    let tree = Tree::with_git(Layout::A);
+    let script = "#!/bin/sh\nexit 0\n";
+    tree.write("team-hook.sh", script);
+    std::os::unix::fs::symlink(tree.path("team-hook.sh"), tree.path(HOOK)).unwrap();
+    let run = install_hooks(&tree, &["--force"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("is a link to") && run.stderr.contains("mv "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(tree.read("team-hook.sh"), script);
+    assert!(fs::symlink_metadata(tree.path(HOOK))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(!tree.path(LOCAL_HOOK).exists());
+}
+
+#[test]
+fn pre_commit_hook_in_a_folder_whose_name_needs_quoting() {
+    // The monorepo sits in `it's a "repo" $(x)` inside a larger repository:
+    // the hook's `cd` must take that name literally.
+    let top = Tree {
+        dir: TempDir::new("quoted"),
+    };
+    let sub = "it's a \"repo\" $(x)";
+    for part in common::RENDITION {
+        copy_dir(&workspace().join(part), &top.path(sub).join(part));
+    }
+    top.write("README.md", "# a larger repository\n");
+    top.init_git();
+    let root = top.path(sub);
+    common::xtask_in(
+        &root,
+        &["install-hooks"],
+        &[("GIT_CONFIG_GLOBAL", "/dev/null")],
+    )
+    .assert_code(0);
+    let base = head_of(&top);
+    let props = format!("{sub}/{PROPS_GO}");
+    top.edit(&props, "\"3.0.1\"", "\"3.0.2\"");
+    let out = git_commit(top.root(), &["-am", "drift"], &[]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "the drift was committed\n{said}");
+    assert!(said.contains("error[package-version]"), "{said}");
+    assert_eq!(head_of(&top), base);
+    top.git(&["checkout", "--", &props]);
+    top.write("README.md", "# a larger repository, edited\n");
+    let out = git_commit(top.root(), &["-am", "readme"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(head_of(&top), base);
 }
 
 #[test]
