@@ -139,7 +139,7 @@ struct Stopping {
 
 impl Runner {
     /// A runner for the current folder; logs go to `target/xtask/logs` in it.
-    pub fn new() -> Result<Runner> {
+    fn new() -> Result<Runner> {
         let sh = Shell::new().context("cannot start a shell context")?;
         let log_dir = sh.current_dir().join(paths::XTASK_STATE_DIR).join("logs");
         Ok(Runner {

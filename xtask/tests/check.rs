@@ -679,6 +679,20 @@ fn policy_lock_fails_when_a_policy_attribute_moves(layout: Layout) {
 }
 
 #[test]
+fn policy_lock_fails_when_the_policyfile_drops_a_locked_cookbook() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(DOCKER_CRM, "cookbook 'run_diagnostics', '= 1.0.2'\n", "");
+    let run = check(&tree);
+    run.assert_code(1);
+    expect(
+        &run,
+        "error[policy-lock]: chef/policyfiles/docker_crm.lock.json is stale: run_diagnostics is locked but the policyfile no longer names it",
+        &[format!("{DOCKER_CRM_LOCK}:1")],
+        "(cd chef && rm -f policyfiles/docker_crm.lock.json && chef install policyfiles/docker_crm.rb)",
+    );
+}
+
+#[test]
 fn policy_lock_fails_when_a_pin_moves_without_the_lock() {
     let tree = Tree::new(Layout::A);
     tree.edit(
