@@ -1109,6 +1109,7 @@ fn real_index() -> Option<String> {
     common::apt_package_indexes()
         .iter()
         .filter_map(|path| common::read_apt_index(path))
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .find(|index| {
             ["bash", "coreutils", "tar", "libc6", "dpkg"]
                 .iter()

@@ -4,6 +4,12 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod apt;
+
+// What the unit tests also use: CI-aware skips and the machine's apt indexes.
+#[path = "../../src/test_support.rs"]
+mod test_support;
+#[allow(unused_imports)] // each test binary uses a different part
+pub use test_support::{apt_package_indexes, in_ci, read_apt_index, skip_or_fail, NO_APT_INDEX};
 pub mod artifactory;
 pub mod http;
 
@@ -652,23 +658,6 @@ pub fn monorepo_files(tree: &Tree) -> Snapshot {
         .collect()
 }
 
-/// Whether the tests run under CI: CI services set `CI` (most to `true`).
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
-/// A test that cannot run here for want of `why`: under CI that is a
-/// failure, since a proof that quietly did not run must not pass; elsewhere a
-/// notice, and the caller returns.
-#[track_caller]
-pub fn skip_or_fail(why: &str) {
-    assert!(
-        !in_ci(),
-        "{why}; CI is set, so this test may not be skipped (`.ci/run` installs what it needs)"
-    );
-    eprintln!("NOTICE: skipped: {why}");
-}
-
 // A file that is executed must never have been open for writing in this
 // process: another test thread spawning a process at that moment hands the
 // descriptor to its child until the child's exec closes it, and executing the
@@ -713,31 +702,4 @@ pub fn copy_executable(from: &Path, to: &Path) {
         from.display(),
         to.display()
     );
-}
-
-/// Every `*_Packages*` index apt downloaded on this machine (plain or
-/// compressed), the largest first: the release's main component.
-pub fn apt_package_indexes() -> Vec<PathBuf> {
-    let Ok(dir) = fs::read_dir("/var/lib/apt/lists") else {
-        return Vec::new();
-    };
-    let mut files: Vec<(u64, PathBuf)> = dir
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_name().to_string_lossy().contains("_Packages"))
-        .filter_map(|entry| Some((entry.metadata().ok()?.len(), entry.path())))
-        .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    files.into_iter().map(|(_, path)| path).collect()
-}
-
-/// An apt index's text, decompressed by apt's own helper (it knows apt's
-/// lz4, gz, xz); `None` when it cannot be read.
-pub fn read_apt_index(path: &Path) -> Option<String> {
-    let out = Command::new("/usr/lib/apt/apt-helper")
-        .arg("cat-file")
-        .arg(path)
-        .output()
-        .ok()?;
-    (out.status.success() && !out.stdout.is_empty())
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
