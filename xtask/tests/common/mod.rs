@@ -92,7 +92,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub enum Layout {
     /// The repository's own rendition (chef layout A).
     A,
-    /// The rendition with `tests/fixtures/layout-b/chef` in place of chef/.
+    /// The rendition with the chef files of `tests/fixtures/layout-b` laid over it.
     B,
     /// The rendition with `tests/fixtures/realistic` laid over it: the real monorepo's variety.
     Realistic,
@@ -111,10 +111,7 @@ impl Tree {
         }
         match layout {
             Layout::A => {}
-            Layout::B => {
-                fs::remove_dir_all(dir.path().join("chef")).unwrap();
-                copy_dir(&fixtures().join("layout-b/chef"), &dir.path().join("chef"));
-            }
+            Layout::B => copy_dir(&fixtures().join("layout-b"), dir.path()),
             Layout::Realistic => copy_dir(&fixtures().join("realistic"), dir.path()),
         }
         // The overlays' README is about the fixtures, not part of the tree.
