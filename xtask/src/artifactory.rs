@@ -301,13 +301,7 @@ impl Target {
     /// `curl --head`: prints only the HTTP status. Without credentials (for a
     /// plan) the step has no standard input.
     pub fn exists_step(&self, credentials: Option<&Credentials>) -> Step {
-        let step = Step::new(format!("check Artifactory for {}", self.file_name), "curl").args([
-            "--config",
-            "-",
-            "--silent",
-            "--show-error",
-            "--connect-timeout",
-            CONNECT_TIMEOUT_SECS,
+        let step = curl(format!("check Artifactory for {}", self.file_name)).args([
             "--head",
             "--output",
             "/dev/null",
@@ -326,17 +320,11 @@ impl Target {
         checksums: &Checksums,
         credentials: Option<&Credentials>,
     ) -> Step {
-        let step = Step::new(
-            format!("upload {} to Artifactory (irreversible)", self.file_name),
-            "curl",
-        )
+        let step = curl(format!(
+            "upload {} to Artifactory (irreversible)",
+            self.file_name
+        ))
         .args([
-            "--config",
-            "-",
-            "--silent",
-            "--show-error",
-            "--connect-timeout",
-            CONNECT_TIMEOUT_SECS,
             "--request",
             "PUT",
             "--header",
@@ -450,6 +438,19 @@ fn excerpt(body: &str) -> String {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
         None => flat,
     }
+}
+
+/// curl as both requests use it: its configuration (the credentials) on
+/// standard input, quiet but for errors, a bounded connection wait.
+fn curl(title: String) -> Step {
+    Step::new(title, "curl").args([
+        "--config",
+        "-",
+        "--silent",
+        "--show-error",
+        "--connect-timeout",
+        CONNECT_TIMEOUT_SECS,
+    ])
 }
 
 #[cfg(test)]

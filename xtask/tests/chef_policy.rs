@@ -34,6 +34,18 @@ fn server() -> Fakes {
     fakes
 }
 
+/// Layout A's whole chef section: show, upload, verify, then both locks
+/// (each policy pins the upgrade cookbook).
+fn layout_a_calls(tree: &Tree) -> Vec<String> {
+    vec![
+        knife_show(),
+        knife_upload(tree),
+        knife_show(),
+        "chef install policyfiles/base.rb".to_string(),
+        "chef install policyfiles/docker_crm.rb".to_string(),
+    ]
+}
+
 fn knife_show() -> String {
     format!("knife cookbook show {COOKBOOK}")
 }
@@ -64,16 +76,7 @@ fn layout_a_edits_bumps_uploads_and_regenerates_the_locks() {
     let fakes = server();
     let run = fakes.run(&tree, &["chef-policy", "--yes"]);
     run.assert_code(0);
-    assert_eq!(
-        fakes.calls(),
-        [
-            knife_show(),
-            knife_upload(&tree),
-            knife_show(),
-            "chef install policyfiles/base.rb".to_string(),
-            "chef install policyfiles/docker_crm.rb".to_string(),
-        ]
-    );
+    assert_eq!(fakes.calls(), layout_a_calls(&tree));
     assert!(tree
         .read(ATTRIBUTES)
         .contains("defaultMobiledgeXPackageVersion = '3.0.2'\n"));
@@ -193,16 +196,7 @@ fn layout_b_with_a_cookbook_version_uploads_it() {
         &["chef-policy", "--cookbook-version", "1.1.0", "--yes"],
     );
     run.assert_code(0);
-    assert_eq!(
-        fakes.calls(),
-        [
-            knife_show(),
-            knife_upload(&tree),
-            knife_show(),
-            "chef install policyfiles/base.rb".to_string(),
-            "chef install policyfiles/docker_crm.rb".to_string(),
-        ]
-    );
+    assert_eq!(fakes.calls(), layout_a_calls(&tree));
     assert!(tree.read(METADATA).contains("version '1.1.0'\n"));
     assert!(on_server(&fakes, "1.1.0"));
     assert_eq!(
