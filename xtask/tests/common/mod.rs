@@ -103,7 +103,38 @@ pub struct Tree {
     pub dir: TempDir,
 }
 
+/// Where the real monorepo's files are: `../shared/edge-cloud-infra-head`
+/// beside the workspace (absent in a user's clone).
+pub fn real_monorepo() -> PathBuf {
+    workspace()
+        .parent()
+        .unwrap()
+        .join("shared/edge-cloud-infra-head")
+}
+
 impl Tree {
+    /// A writable copy of the real monorepo's last commit, committed to a
+    /// fresh git repository; `None` (with a notice) where `../shared` is
+    /// absent, a failure under CI.
+    pub fn real() -> Option<Tree> {
+        let source = real_monorepo();
+        if !source.join("openstack-tenant").is_dir() {
+            skip_or_fail(&format!(
+                "the real monorepo's files are not at {}",
+                source.display()
+            ));
+            return None;
+        }
+        let dir = TempDir::new("real");
+        copy_dir(&source, dir.path());
+        // Data, not part of the monorepo: the README says where the files come from.
+        let _ = fs::remove_file(dir.path().join("README.md"));
+        make_writable(dir.path());
+        let tree = Tree { dir };
+        tree.init_git();
+        Some(tree)
+    }
+
     pub fn new(layout: Layout) -> Tree {
         let dir = TempDir::new(&format!("{layout:?}").to_lowercase());
         for part in RENDITION {
@@ -681,6 +712,17 @@ pub fn write_executable(path: &Path, bytes: &[u8]) {
 }
 
 /// Copies an executable file, keeping its mode; see above.
+/// `u+w` on every file and folder below `dir`: copies of read-only data
+/// (`../shared` is read-only) must be editable like a checkout.
+pub fn make_writable(dir: &Path) {
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        let mut permissions = entry.metadata().unwrap().permissions();
+        permissions.set_mode(permissions.mode() | 0o200);
+        fs::set_permissions(entry.path(), permissions).unwrap();
+    }
+}
+
 pub fn copy_executable(from: &Path, to: &Path) {
     let mode = fs::metadata(from)
         .unwrap_or_else(|e| panic!("{}: {e}", from.display()))
