@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::debian::version::{without_revision, DebVersion};
-use crate::formats::ruby::Literal;
-use crate::semver::Semver;
-use crate::sites::{ids, paths, Inventory, LockState, Site};
+use crate::formats::lock_json::{self, Lock};
+use crate::formats::ruby::{self, Literal, Precedence, Requirement};
+use crate::semver::{chef_constraint_allows, Semver};
+use crate::sites::{ids, paths, Inventory, LockState, Policy, Site};
 use crate::style::Paint;
 
 pub const PACKAGE_VERSION: &str = "package-version";
@@ -395,6 +396,9 @@ fn literal_matches(literal: &Literal, value: &Value) -> bool {
     }
 }
 
+/// A lock is stale when `chef install` from the policyfile would write another
+/// policy: a pin the lock does not meet, another run list, another attribute,
+/// another name. Cookbooks the solver added for a dependency are not drift.
 fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
     for policy in &inv.policies {
         let help = Some(regenerate_lock_command(&policy.path));
@@ -430,54 +434,27 @@ fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
                 continue;
             }
         };
-        let mut stale = Vec::new();
-        let mut locations = Vec::new();
+        let mut stale = Stale::default();
+        let at = |line: usize| Location {
+            path: policy.path.clone(),
+            line,
+        };
         if let Some(locked_name) = lock.name.as_deref().filter(|n| *n != policy.name) {
-            stale.push(format!(
-                "it is the lock of policy `{locked_name}`, not `{}`",
-                policy.name
-            ));
+            stale.add(
+                format!(
+                    "it is the lock of policy `{locked_name}`, not `{}`",
+                    policy.name
+                ),
+                None,
+            );
         }
-        for pin in &policy.pins {
-            match lock.cookbooks.get(&pin.key) {
-                Some(locked) if *locked == pin.value => {}
-                Some(locked) => {
-                    stale.push(format!(
-                        "{} is pinned to {} but locked at {locked}",
-                        pin.key, pin.value
-                    ));
-                    locations.push(Location::of(pin));
-                }
-                None => {
-                    stale.push(format!("{} {} is not in the lock", pin.key, pin.value));
-                    locations.push(Location::of(pin));
-                }
-            }
+        for requirement in &policy.requirements {
+            stale_requirement(requirement, lock, &mut stale, at(requirement.line));
         }
-        for gone in lock
-            .policyfile_cookbooks
-            .iter()
-            .filter(|name| !policy.cookbook_names.contains(name))
-        {
-            stale.push(format!(
-                "{gone} is locked but the policyfile no longer names it"
-            ));
-        }
-        for attribute in &policy.attributes {
-            let locked = lock.attribute(&attribute.path);
-            if !locked.is_some_and(|value| literal_matches(&attribute.value, value)) {
-                let locked = locked.map_or("nothing".to_string(), Value::to_string);
-                stale.push(format!(
-                    "attribute {} is {} but the lock has {locked}",
-                    attribute.found.key, attribute.found.value
-                ));
-                locations.push(Location {
-                    path: policy.path.clone(),
-                    line: attribute.found.line,
-                });
-            }
-        }
-        if !stale.is_empty() {
+        stale_run_lists(policy, lock, &mut stale);
+        stale_attributes(policy, lock, &mut stale);
+        if !stale.reasons.is_empty() {
+            let mut locations = stale.locations;
             locations.push(Location {
                 path: policy.lock_path.clone(),
                 line: 1,
@@ -485,12 +462,218 @@ fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
             findings.push(Finding {
                 rule: POLICY_LOCK,
                 severity: Severity::Error,
-                message: format!("{} is stale: {}", policy.lock_path, stale.join("; ")),
+                message: format!(
+                    "{} is stale: {}",
+                    policy.lock_path,
+                    stale.reasons.join("; ")
+                ),
                 locations,
-                help,
+                help: help.clone(),
             });
         }
+        unneeded_cookbooks(policy, lock, help, findings);
     }
+}
+
+/// What makes one lock stale, and where.
+#[derive(Default)]
+struct Stale {
+    reasons: Vec<String>,
+    locations: Vec<Location>,
+}
+
+impl Stale {
+    fn add(&mut self, reason: String, location: Option<Location>) {
+        self.reasons.push(reason);
+        self.locations.extend(location);
+    }
+}
+
+fn stale_requirement(requirement: &Requirement, lock: &Lock, stale: &mut Stale, at: Location) {
+    let name = &requirement.name;
+    let Some(locked) = lock.cookbooks.get(name) else {
+        let wanted = requirement
+            .constraint
+            .as_deref()
+            .map_or(String::new(), |c| {
+                format!(" {}", c.trim_start_matches("= "))
+            });
+        stale.add(format!("{name}{wanted} is not in the lock"), Some(at));
+        return;
+    };
+    let Some(constraint) = requirement.constraint.as_deref() else {
+        return;
+    };
+    match chef_constraint_allows(constraint, locked) {
+        Some(true) => {}
+        Some(false) => {
+            let wanted = constraint
+                .strip_prefix('=')
+                .map_or(constraint, str::trim_start);
+            stale.add(
+                format!("{name} is pinned to {wanted} but locked at {locked}"),
+                Some(at),
+            )
+        }
+        // Not a version constraint (a source option): nothing to compare.
+        None => {}
+    }
+}
+
+fn stale_run_lists(policy: &Policy, lock: &Lock, stale: &mut Stale) {
+    let normalized = |items: &[String]| -> Vec<String> {
+        items
+            .iter()
+            .map(|item| ruby::normalize_run_list_item(item))
+            .collect()
+    };
+    let show = |items: &[String]| format!("[{}]", items.join(", "));
+    let mut named_in_policy = Vec::new();
+    for list in &policy.run_lists {
+        let (what, locked) = match &list.name {
+            None => ("the run_list".to_string(), Some(&lock.run_list)),
+            Some(name) => {
+                named_in_policy.push(name.as_str());
+                (
+                    format!("named run list `{name}`"),
+                    lock.named_run_lists.get(name),
+                )
+            }
+        };
+        let wanted = normalized(&list.items);
+        let location = Some(Location {
+            path: policy.path.clone(),
+            line: list.line,
+        });
+        match locked {
+            Some(locked) if normalized(locked) == wanted => {}
+            Some(locked) => stale.add(
+                format!(
+                    "{what} is {} but the lock has {}",
+                    show(&wanted),
+                    show(&normalized(locked))
+                ),
+                location,
+            ),
+            None => stale.add(format!("{what} is not in the lock"), location),
+        }
+    }
+    for name in lock.named_run_lists.keys() {
+        if !named_in_policy.contains(&name.as_str()) {
+            stale.add(
+                format!("the lock has named run list `{name}`, which the policyfile no longer has"),
+                None,
+            );
+        }
+    }
+}
+
+fn stale_attributes(policy: &Policy, lock: &Lock, stale: &mut Stale) {
+    let levels = [
+        (Precedence::Default, &policy.attributes),
+        (Precedence::Override, &policy.override_attributes),
+    ];
+    for (level, attributes) in levels {
+        for attribute in attributes {
+            let locked = lock.attribute_at(level, &attribute.path);
+            if !locked.is_some_and(|value| literal_matches(&attribute.value, value)) {
+                let locked = locked.map_or("nothing".to_string(), Value::to_string);
+                stale.add(
+                    format!(
+                        "{}attribute {} is {} but the lock has {locked}",
+                        if level == Precedence::Override {
+                            "override "
+                        } else {
+                            ""
+                        },
+                        attribute.found.key,
+                        attribute.found.value
+                    ),
+                    Some(Location {
+                        path: policy.path.clone(),
+                        line: attribute.found.line,
+                    }),
+                );
+            }
+        }
+        // What the lock holds that no assignment of the policyfile sets any more.
+        for leaf in lock_json::leaf_paths(lock.attributes(level)) {
+            if leaf.is_empty() {
+                continue;
+            }
+            let still_set = policy
+                .assigned
+                .iter()
+                .any(|(l, path)| *l == level && leaf.starts_with(path));
+            if !still_set {
+                stale.add(
+                    format!(
+                        "the lock has {} attribute {}, which the policyfile no longer sets",
+                        level.keyword(),
+                        leaf.join(".")
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+/// Locked cookbooks that neither the policyfile nor anything it needs asks
+/// for: harmless, but `chef install` would drop them.
+fn unneeded_cookbooks(
+    policy: &Policy,
+    lock: &Lock,
+    help: Option<String>,
+    findings: &mut Vec<Finding>,
+) {
+    let run_list_cookbooks = policy
+        .run_lists
+        .iter()
+        .flat_map(|list| list.items.iter())
+        .map(|item| ruby::normalize_run_list_item(item))
+        .filter_map(|item| {
+            let recipe = item.strip_prefix("recipe[")?;
+            Some(recipe.split("::").next()?.to_string())
+        })
+        .collect::<Vec<_>>();
+    let roots = policy
+        .requirements
+        .iter()
+        .map(|r| r.name.as_str())
+        .chain(run_list_cookbooks.iter().map(String::as_str));
+    let needed = lock.needed_by(roots);
+    let unneeded: Vec<&String> = lock
+        .cookbooks
+        .keys()
+        .filter(|name| !needed.contains(name.as_str()))
+        .collect();
+    if unneeded.is_empty() {
+        return;
+    }
+    findings.push(Finding {
+        rule: POLICY_LOCK,
+        severity: Severity::Warning,
+        message: format!(
+            "{} locks {} although nothing in policy {} needs {} any more",
+            policy.lock_path,
+            unneeded
+                .iter()
+                .map(|name| format!("{name} {}", lock.cookbooks[*name]))
+                .collect::<Vec<_>>()
+                .join(", "),
+            policy.name,
+            if unneeded.len() == 1 { "it" } else { "them" }
+        ),
+        locations: unneeded
+            .iter()
+            .map(|name| Location {
+                path: policy.lock_path.clone(),
+                line: lock.cookbook_lines.get(*name).copied().unwrap_or(1),
+            })
+            .collect(),
+        help,
+    });
 }
 
 fn cookbook_bump(inv: &Inventory, baseline: &Baseline, findings: &mut Vec<Finding>) {

@@ -46,6 +46,47 @@ impl Semver {
     }
 }
 
+/// Whether a cookbook `version` (`X.Y.Z` or `X.Y`) meets a Chef version
+/// constraint (`= 1.0.14`, `>= 1.2`, `~> 1.2.3`, `< 2.0`, `!= 1.0.0`; a bare
+/// version means `=`). `None` when either cannot be read: the caller says so
+/// instead of guessing.
+pub fn chef_constraint_allows(constraint: &str, version: &str) -> Option<bool> {
+    fn numbers(text: &str) -> Option<Vec<u64>> {
+        let parts: Option<Vec<u64>> = text.trim().split('.').map(|p| p.parse().ok()).collect();
+        parts.filter(|p| (1..=3).contains(&p.len()))
+    }
+    let padded = |mut parts: Vec<u64>| {
+        parts.resize(3, 0);
+        parts
+    };
+    let constraint = constraint.trim();
+    let split = constraint
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(constraint.len());
+    let (op, wanted) = constraint.split_at(split);
+    let wanted_parts = numbers(wanted)?;
+    let (have, want) = (padded(numbers(version)?), padded(wanted_parts.clone()));
+    Some(match op.trim() {
+        "" | "=" => have == want,
+        "!=" => have != want,
+        ">=" => have >= want,
+        ">" => have > want,
+        "<=" => have <= want,
+        "<" => have < want,
+        "~>" => {
+            // `~> 1.2` allows 1.x from 1.2; `~> 1.2.3` allows 1.2.x from 1.2.3.
+            let mut upper = wanted_parts;
+            if upper.len() > 1 {
+                upper.pop();
+            }
+            let last = upper.len() - 1;
+            upper[last] += 1;
+            have >= want && have < padded(upper)
+        }
+        _ => return None,
+    })
+}
+
 impl fmt::Display for Semver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
@@ -55,6 +96,34 @@ impl fmt::Display for Semver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chef_constraints() {
+        for (constraint, version, allowed) in [
+            ("= 1.0.14", "1.0.14", true),
+            ("= 1.0.14", "1.0.15", false),
+            ("1.0.14", "1.0.14", true),
+            ("= 1.0", "1.0.0", true),
+            (">= 0.0.0", "7.7.0", true),
+            ("> 1.2", "1.2.0", false),
+            ("< 2.0", "1.9.9", true),
+            ("<= 1.2.3", "1.2.4", false),
+            ("!= 1.0.0", "1.0.1", true),
+            ("~> 1.2", "1.9.0", true),
+            ("~> 1.2", "2.0.0", false),
+            ("~> 1.2.3", "1.2.9", true),
+            ("~> 1.2.3", "1.3.0", false),
+            ("~> 1.2.3", "1.2.2", false),
+        ] {
+            assert_eq!(
+                chef_constraint_allows(constraint, version),
+                Some(allowed),
+                "{constraint} {version}"
+            );
+        }
+        assert_eq!(chef_constraint_allows("=~ x", "1.0.0"), None);
+        assert_eq!(chef_constraint_allows("= 1.0.0", "abc"), None);
+    }
 
     #[test]
     fn parses_and_orders() {

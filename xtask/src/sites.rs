@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::bad;
 use crate::formats::dependencies::{self, Dependencies};
 use crate::formats::lock_json::{self, Lock};
-use crate::formats::ruby::{self, Attribute};
+use crate::formats::ruby::{self, Attribute, Precedence, Requirement, RunList};
 use crate::formats::{go, makefile, shell, Found};
 use crate::tree::{read_text, Tree};
 
@@ -191,9 +191,15 @@ pub struct Policy {
     pub name: String,
     pub path: String,
     pub pins: Vec<Site>,
-    /// Every cookbook the policyfile names, pinned exactly or not.
-    pub cookbook_names: Vec<String>,
+    /// Every `cookbook` line, pinned exactly or not.
+    pub requirements: Vec<Requirement>,
+    pub run_lists: Vec<RunList>,
+    /// Literal `default[...]` attributes: sites, and what the lock must hold.
     pub attributes: Vec<Attribute>,
+    /// Literal `override[...]` attributes.
+    pub override_attributes: Vec<Attribute>,
+    /// The key path of every assignment, literal or not, per level.
+    pub assigned: Vec<(Precedence, Vec<String>)>,
     pub lock_path: String,
     pub lock: LockState,
 }
@@ -525,11 +531,18 @@ fn load_policies(tree: &dyn Tree, problems: &mut Problems) -> Result<Vec<Policy>
             name: declared.unwrap_or_else(|| name.to_string()),
             path,
             pins,
-            cookbook_names: ruby::cookbook_names(&text)
-                .into_iter()
-                .map(|f| f.value)
-                .collect(),
+            requirements: ruby::cookbook_requirements(&text),
+            run_lists: ruby::run_lists(&text),
             attributes: ruby::default_attributes(&text),
+            override_attributes: ruby::attributes(&text, Precedence::Override),
+            assigned: [Precedence::Default, Precedence::Override]
+                .into_iter()
+                .flat_map(|level| {
+                    ruby::assigned_paths(&text, level)
+                        .into_iter()
+                        .map(move |path| (level, path))
+                })
+                .collect(),
             lock_path,
             lock,
         });

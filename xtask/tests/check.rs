@@ -679,16 +679,153 @@ fn policy_lock_fails_when_a_policy_attribute_moves(layout: Layout) {
 }
 
 #[test]
-fn policy_lock_fails_when_the_policyfile_drops_a_locked_cookbook() {
+fn policy_lock_fails_when_the_run_list_drops_a_recipe() {
     let tree = Tree::new(Layout::A);
     tree.edit(DOCKER_CRM, "cookbook 'run_diagnostics', '= 1.0.2'\n", "");
+    tree.edit(DOCKER_CRM, "'recipe[run_diagnostics]', ", "");
     let run = check(&tree);
     run.assert_code(1);
     expect(
         &run,
-        "error[policy-lock]: chef/policyfiles/docker_crm.lock.json is stale: run_diagnostics is locked but the policyfile no longer names it",
-        &[format!("{DOCKER_CRM_LOCK}:1")],
+        "error[policy-lock]: chef/policyfiles/docker_crm.lock.json is stale: the run_list is [recipe[setup_infra::default], recipe[upgrade_mobiledgex_package::default]] but the lock has [recipe[setup_infra::default], recipe[run_diagnostics::default], recipe[upgrade_mobiledgex_package::default]]",
+        &[
+            at(&tree, DOCKER_CRM, "run_list"),
+            format!("{DOCKER_CRM_LOCK}:1"),
+        ],
         "(cd chef && rm -f policyfiles/docker_crm.lock.json && chef install policyfiles/docker_crm.rb)",
+    );
+    // And the cookbook it needed is now locked for nothing.
+    expect(
+        &run,
+        "warning[policy-lock]: chef/policyfiles/docker_crm.lock.json locks run_diagnostics 1.0.2 although nothing in policy docker_crm needs it any more",
+        &[at(&tree, DOCKER_CRM_LOCK, "\"run_diagnostics\": {")],
+        "(cd chef && rm -f policyfiles/docker_crm.lock.json && chef install policyfiles/docker_crm.rb)",
+    );
+}
+
+#[test]
+fn policy_lock_fails_when_the_run_list_gains_a_recipe() {
+    let tree = Tree::new(Layout::A);
+    // A recipe of a cookbook the lock already has: only the run list differs.
+    tree.edit(
+        DOCKER_CRM,
+        "'recipe[upgrade_mobiledgex_package]'",
+        "'recipe[upgrade_mobiledgex_package]', 'setup_infra::extra'",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    let block = finding(&run, "error[policy-lock]");
+    assert!(
+        block.head.ends_with("is stale: the run_list is [recipe[setup_infra::default], recipe[run_diagnostics::default], recipe[upgrade_mobiledgex_package::default], recipe[setup_infra::extra]] but the lock has [recipe[setup_infra::default], recipe[run_diagnostics::default], recipe[upgrade_mobiledgex_package::default]]"),
+        "{}",
+        block.head
+    );
+}
+
+#[test]
+fn policy_lock_accepts_every_way_of_writing_the_same_run_list() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        DOCKER_CRM,
+        "run_list 'recipe[setup_infra]', 'recipe[run_diagnostics]', 'recipe[upgrade_mobiledgex_package]'",
+        "run_list 'setup_infra', # the infrastructure first\n  \"recipe[run_diagnostics::default]\",\n  'upgrade_mobiledgex_package::default'",
+    );
+    let run = check(&tree);
+    run.assert_code(0);
+    assert_no_rule(&run, "policy-lock");
+}
+
+#[test]
+fn policy_lock_accepts_a_pin_the_lock_meets_and_a_cookbook_a_dependency_needs() {
+    let tree = Tree::new(Layout::A);
+    // A looser pin that the locked 1.0.2 meets: chef install keeps the lock.
+    tree.edit(
+        DOCKER_CRM,
+        "cookbook 'run_diagnostics', '= 1.0.2'",
+        "cookbook 'run_diagnostics', '~> 1.0'",
+    );
+    // docker, locked only because run_diagnostics depends on it (as `chef install` writes it).
+    let lock = tree.read(DOCKER_CRM_LOCK);
+    let mut json: serde_json::Value = serde_json::from_str(&lock).unwrap();
+    let mut docker = json["cookbook_locks"]["run_diagnostics"].clone();
+    docker["version"] = "7.7.0".into();
+    json["cookbook_locks"]["docker"] = docker;
+    json["solution_dependencies"]["Policyfile"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(["docker", "= 7.7.0"]));
+    let deps = json["solution_dependencies"]["dependencies"]
+        .as_object_mut()
+        .unwrap();
+    deps.insert("docker (7.7.0)".into(), serde_json::json!([]));
+    deps.insert(
+        "run_diagnostics (1.0.2)".into(),
+        serde_json::json!([["docker", ">= 0.0.0"]]),
+    );
+    tree.write(
+        DOCKER_CRM_LOCK,
+        &serde_json::to_string_pretty(&json).unwrap(),
+    );
+    let run = check(&tree);
+    run.assert_code(0);
+    assert_no_rule(&run, "policy-lock");
+
+    // A pin the lock does not meet is still drift.
+    tree.edit(
+        DOCKER_CRM,
+        "cookbook 'run_diagnostics', '~> 1.0'",
+        "cookbook 'run_diagnostics', '>= 1.1'",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    assert!(
+        finding(&run, "error[policy-lock]")
+            .head
+            .ends_with("is stale: run_diagnostics is pinned to >= 1.1 but locked at 1.0.2"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn policy_lock_compares_named_run_lists_and_override_attributes() {
+    let tree = Tree::new(Layout::A);
+    tree.edit(
+        DOCKER_CRM,
+        "default['setup_infra']['docker_log_max_size'] = '100m'",
+        "default['setup_infra']['docker_log_max_size'] = '100m'\noverride['main']['edgeCloudVersion'] = '2021-08-14-5'\nnamed_run_list :local, 'recipe[setup_infra]'",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    let head = finding(&run, "error[policy-lock]").head;
+    assert!(
+        head.ends_with("is stale: named run list `local` is not in the lock; override attribute main.edgeCloudVersion is 2021-08-14-5 but the lock has nothing"),
+        "{head}"
+    );
+
+    // The lock chef install would write: both present.
+    let lock = tree.read(DOCKER_CRM_LOCK);
+    let mut json: serde_json::Value = serde_json::from_str(&lock).unwrap();
+    json["named_run_lists"] = serde_json::json!({"local": ["recipe[setup_infra::default]"]});
+    json["override_attributes"] = serde_json::json!({"main": {"edgeCloudVersion": "2021-08-14-5"}});
+    tree.write(
+        DOCKER_CRM_LOCK,
+        &serde_json::to_string_pretty(&json).unwrap(),
+    );
+    check(&tree).assert_code(0);
+
+    // An attribute the policyfile no longer sets, left in the lock.
+    tree.edit(
+        DOCKER_CRM,
+        "override['main']['edgeCloudVersion'] = '2021-08-14-5'\n",
+        "",
+    );
+    let run = check(&tree);
+    run.assert_code(1);
+    let head = finding(&run, "error[policy-lock]").head;
+    assert!(
+        head.ends_with("is stale: the lock has override attribute main.edgeCloudVersion, which the policyfile no longer sets"),
+        "{head}"
     );
 }
 

@@ -19,14 +19,6 @@ pub fn name(text: &str) -> Vec<Found> {
     )
 }
 
-/// Every cookbook a policyfile names (`cookbook 'x'`, pinned or not).
-pub fn cookbook_names(text: &str) -> Vec<Found> {
-    scan(
-        text,
-        &regex(r#"^[ \t]*cookbook[ \t(]+['"](?P<v>[^'"]+)['"]"#),
-    )
-}
-
 /// `cookbook 'name', '= 1.0.14'` in a policyfile: key = cookbook, value = version.
 /// Pins of other forms (`'~> 1.0'`, `path:`) are not exact pins and not returned.
 pub fn cookbook_pins(text: &str) -> Vec<Found> {
@@ -57,21 +49,48 @@ pub enum Literal {
 /// Every `default[...] = <literal>` line. Interpolated strings, symbols as values
 /// and expressions are not literals and are skipped.
 pub fn default_attributes(text: &str) -> Vec<Attribute> {
-    let line_pattern = regex(
-        r#"^[ \t]*default(?P<keys>(?:\[[ \t]*(?:'[^']*'|"[^"]*"|:[0-9A-Za-z_]+)[ \t]*\])+)[ \t]*=[ \t]*(?:'(?P<sq>[^'\\]*)'|"(?P<dq>[^"\\]*)"|(?P<lit>-?[0-9]+|true|false))[ \t]*(?:#.*)?$"#,
-    );
-    let key_pattern =
-        regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+))[ \t]*\]"#);
+    attributes(text, Precedence::Default)
+}
+
+/// The two attribute levels a policyfile can set; `chef install` copies each
+/// into the lock (`default_attributes`, `override_attributes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precedence {
+    Default,
+    Override,
+}
+
+impl Precedence {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Precedence::Default => "default",
+            Precedence::Override => "override",
+        }
+    }
+}
+
+const KEYS: &str = r#"(?P<keys>(?:\[[ \t]*(?:'[^']*'|"[^"]*"|:[0-9A-Za-z_]+)[ \t]*\])+)"#;
+
+fn key_path(keys: &str) -> Vec<String> {
+    regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+))[ \t]*\]"#)
+        .captures_iter(keys)
+        .filter_map(|k| k.name("a").or(k.name("b")).or(k.name("c")))
+        .map(|k| k.as_str().to_string())
+        .collect()
+}
+
+/// Every `<level>[...] = <literal>` line of one level.
+pub fn attributes(text: &str, level: Precedence) -> Vec<Attribute> {
+    let line_pattern = regex(&format!(
+        r#"^[ \t]*{}{KEYS}[ \t]*=[ \t]*(?:'(?P<sq>[^'\\]*)'|"(?P<dq>[^"\\]*)"|(?P<lit>-?[0-9]+|true|false))[ \t]*(?:#.*)?$"#,
+        level.keyword()
+    ));
     let mut attributes = Vec::new();
     for (number, start, line) in lines(text) {
         let Some(caps) = line_pattern.captures(line) else {
             continue;
         };
-        let path: Vec<String> = key_pattern
-            .captures_iter(&caps["keys"])
-            .filter_map(|k| k.name("a").or(k.name("b")).or(k.name("c")))
-            .map(|k| k.as_str().to_string())
-            .collect();
+        let path = key_path(&caps["keys"]);
         let (matched, value) = if let Some(m) = caps.name("sq") {
             (m, Literal::Str(m.as_str().to_string()))
         } else if let Some(m) = caps.name("dq") {
@@ -104,6 +123,129 @@ pub fn default_attributes(text: &str) -> Vec<Attribute> {
         });
     }
     attributes
+}
+
+/// The key path of every `<level>[...] =` assignment, literal or computed: what
+/// the policyfile still sets at all.
+pub fn assigned_paths(text: &str, level: Precedence) -> Vec<Vec<String>> {
+    let pattern = regex(&format!(r#"^[ \t]*{}{KEYS}[ \t]*=[^=~]"#, level.keyword()));
+    lines(text)
+        .filter_map(|(_, _, line)| pattern.captures(line))
+        .map(|caps| key_path(&caps["keys"]))
+        .collect()
+}
+
+/// A `cookbook 'name'[, 'constraint']` line of a policyfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub name: String,
+    /// `= 1.0.14`, `~> 1.2`, …; `None`: any version (or a source option such as `path:`).
+    pub constraint: Option<String>,
+    pub line: usize,
+}
+
+pub fn cookbook_requirements(text: &str) -> Vec<Requirement> {
+    let pattern = regex(
+        r#"^[ \t]*cookbook[ \t(]+['"](?P<k>[^'"]+)['"](?:[ \t]*,[ \t]*['"](?P<v>[^'"]*)['"])?"#,
+    );
+    lines(text)
+        .filter_map(|(number, _, line)| {
+            let caps = pattern.captures(line)?;
+            Some(Requirement {
+                name: caps["k"].to_string(),
+                constraint: caps.name("v").map(|v| v.as_str().trim().to_string()),
+                line: number,
+            })
+        })
+        .collect()
+}
+
+/// A policyfile's `run_list` (name `None`) or `named_run_list :name`, its
+/// items as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunList {
+    pub name: Option<String>,
+    pub items: Vec<String>,
+    pub line: usize,
+}
+
+/// Every `run_list` and `named_run_list` statement, also when its items go on
+/// over several lines (a trailing comma, an open bracket).
+pub fn run_lists(text: &str) -> Vec<RunList> {
+    let start = regex(r#"^[ \t]*(?P<kind>run_list|named_run_list)\b(?P<rest>.*)$"#);
+    let string = regex(r#"'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+)"#);
+    let mut found = Vec::new();
+    let mut current: Option<(bool, usize, String)> = None;
+    for (number, _, line) in lines(text) {
+        let code = without_comment(line);
+        match current.as_mut() {
+            Some((_, _, statement)) => statement.push_str(code),
+            None => {
+                let Some(caps) = start.captures(code) else {
+                    continue;
+                };
+                let named = &caps["kind"] == "named_run_list";
+                current = Some((named, number, caps["rest"].to_string()));
+            }
+        }
+        let (named, line, statement) = current.as_ref().unwrap();
+        let open = statement.matches('[').count() > statement.matches(']').count()
+            || statement.matches('(').count() > statement.matches(')').count();
+        if open || statement.trim_end().ends_with(',') {
+            continue;
+        }
+        let mut words = string.captures_iter(statement).filter_map(|caps| {
+            caps.name("a")
+                .or(caps.name("b"))
+                .or(caps.name("c"))
+                .map(|m| m.as_str().to_string())
+        });
+        let name = if *named { words.next() } else { None };
+        found.push(RunList {
+            name,
+            items: words.collect(),
+            line: *line,
+        });
+        current = None;
+    }
+    found
+}
+
+/// A line without its `# comment` (a `#` inside quotes is not one).
+fn without_comment(line: &str) -> &str {
+    let mut quote = None;
+    for (index, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (None, '#') => return &line[..index],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// A run list item as `chef install` locks it: `x`, `recipe[x]` and
+/// `x::default` are all `recipe[x::default]`.
+pub fn normalize_run_list_item(item: &str) -> String {
+    let inner = item
+        .trim()
+        .strip_prefix("recipe[")
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(item.trim());
+    let (recipe, version) = match inner.split_once('@') {
+        Some((recipe, version)) => (recipe, Some(version)),
+        None => (inner, None),
+    };
+    let recipe = if recipe.contains("::") {
+        recipe.to_string()
+    } else {
+        format!("{recipe}::default")
+    };
+    match version {
+        Some(version) => format!("recipe[{recipe}@{version}]"),
+        None => format!("recipe[{recipe}]"),
+    }
 }
 
 /// The `uri '…'` literal inside every `apt_repository '<repo>' do … end` block.
@@ -182,6 +324,57 @@ mod tests {
         assert_eq!(attributes[0].value, Literal::Str("17.6.18".into()));
         assert_eq!(&text[attributes[0].found.span.clone()], "17.6.18");
         assert_eq!(attributes[1].value, Literal::Int(3));
+    }
+
+    #[test]
+    fn requirements_run_lists_and_override_attributes() {
+        let text = "cookbook 'a', '= 1.0.0'\ncookbook \"b\"\ncookbook 'c', '~> 1.2' # any 1.x\ncookbook 'd', path: '../d'\nrun_list 'x::default', 'recipe[y]', # first\n  'recipe[z::k8s]'\nnamed_run_list :local, 'recipe[y]'\noverride['main']['v'] = '2021-08-14-5'\ndefault['w'] = node['q']\ndefault['u'] == 1\n";
+        let requirements = cookbook_requirements(text);
+        let pairs: Vec<(&str, Option<&str>)> = requirements
+            .iter()
+            .map(|r| (r.name.as_str(), r.constraint.as_deref()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("a", Some("= 1.0.0")),
+                ("b", None),
+                ("c", Some("~> 1.2")),
+                ("d", None)
+            ]
+        );
+        let lists = run_lists(text);
+        assert_eq!(lists.len(), 2);
+        assert_eq!(lists[0].name, None);
+        assert_eq!(
+            lists[0].items,
+            ["x::default", "recipe[y]", "recipe[z::k8s]"]
+        );
+        assert_eq!(lists[0].line, 5);
+        assert_eq!(lists[1].name.as_deref(), Some("local"));
+        assert_eq!(lists[1].items, ["recipe[y]"]);
+        let overrides = attributes(text, Precedence::Override);
+        assert_eq!(overrides[0].path, ["main", "v"]);
+        assert_eq!(
+            assigned_paths(text, Precedence::Default),
+            [vec!["w".to_string()]]
+        );
+    }
+
+    #[test]
+    fn run_list_items_as_the_lock_has_them() {
+        for (written, locked) in [
+            ("x", "recipe[x::default]"),
+            ("recipe[x]", "recipe[x::default]"),
+            ("x::default", "recipe[x::default]"),
+            (
+                "recipe[setup_services::k8s-worker]",
+                "recipe[setup_services::k8s-worker]",
+            ),
+            ("recipe[r@1.0.0]", "recipe[r::default@1.0.0]"),
+        ] {
+            assert_eq!(normalize_run_list_item(written), locked, "{written}");
+        }
     }
 
     #[test]
