@@ -15,13 +15,18 @@ impl flags::Check {
     pub fn run(self, ctx: &Context) -> Result<()> {
         let runner = Runner::for_root(&ctx.root)?;
         let (inventory, baseline) = self.judged(ctx, &runner)?;
-        let findings = rules::evaluate(&inventory, baseline.as_ref());
+        let mut findings = rules::evaluate(&inventory, baseline.as_ref());
+        if let Some(baseline) = &baseline {
+            let before = findings_at(ctx, &runner, &baseline.label);
+            rules::spare_pre_existing(&mut findings, &before, &baseline.changed);
+        }
         let errors = rules::count(&findings, Severity::Error);
         if self.json {
             let report = json!({
                 "findings": findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
                 "errors": errors,
                 "warnings": rules::count(&findings, Severity::Warning),
+                "pre_existing": findings.iter().filter(|f| f.pre_existing).count(),
             });
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -67,6 +72,25 @@ impl flags::Check {
     }
 }
 
+/// The findings that stood at `rev` (the rules that need no baseline). A base
+/// the rules cannot read (another layout, no monorepo yet) has none to spare.
+fn findings_at(ctx: &Context, runner: &Runner, rev: &str) -> Vec<Finding> {
+    let tree = GitTree {
+        runner,
+        root: ctx.root.clone(),
+        rev: Some(rev.to_string()),
+    };
+    match sites::load(&tree) {
+        Ok(inventory) => rules::evaluate(&inventory, None),
+        Err(err) => {
+            ctx.detail(format!(
+                "{rev} cannot be read as a monorepo ({err:#}): every finding counts as new"
+            ));
+            Vec::new()
+        }
+    }
+}
+
 /// The human-readable report: every finding, then one summary line.
 pub fn report(ctx: &Context, findings: &[Finding], staged: bool) -> String {
     let mut out = String::new();
@@ -90,8 +114,14 @@ pub fn report(ctx: &Context, findings: &[Finding], staged: bool) -> String {
             }
         ));
     } else if warnings > 0 {
+        let pre_existing = findings.iter().filter(|f| f.pre_existing).count();
+        let already = if pre_existing > 0 {
+            format!(" ({pre_existing} already there before this change)")
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "check passed with {}\n",
+            "check passed with {}{already}\n",
             plural(warnings, "warning")
         ));
     } else if ctx.verbosity >= crate::context::Verbosity::Normal {

@@ -64,6 +64,9 @@ pub struct Finding {
     pub locations: Vec<Location>,
     /// The command (or edit) that fixes it.
     pub help: Option<String>,
+    /// Judging a change: the finding stood already at the base and the change
+    /// touches none of its files, so it is only a warning here.
+    pub pre_existing: bool,
 }
 
 /// What changed between a baseline (HEAD or a revision) and the tree being judged.
@@ -141,6 +144,7 @@ fn package_version(inv: &Inventory, findings: &mut Vec<Finding>) {
         .collect();
     let target = highest(sites.iter().map(|site| site.value.as_str())).unwrap_or(&reference.value);
     findings.push(Finding {
+        pre_existing: false,
         rule: PACKAGE_VERSION,
         severity: Severity::Error,
         message: format!("base image version disagrees: {}", said.join(", ")),
@@ -179,6 +183,7 @@ fn chef_package_version(inv: &Inventory, findings: &mut Vec<Finding>) {
             ),
         };
         findings.push(Finding {
+            pre_existing: false,
             rule: CHEF_PACKAGE_VERSION,
             severity,
             message,
@@ -208,6 +213,7 @@ fn apt_snapshot(inv: &Inventory, findings: &mut Vec<Finding>) {
             )
         };
         findings.push(Finding {
+            pre_existing: false,
             rule: APT_SNAPSHOT,
             severity: Severity::Error,
             message,
@@ -224,6 +230,7 @@ fn chef_client(inv: &Inventory, findings: &mut Vec<Finding>) {
     let Some(pin) = inv.dependencies.get("chef") else {
         for site in &inv.chef_clients {
             findings.push(Finding {
+                pre_existing: false,
                 rule: CHEF_CLIENT,
                 severity: Severity::Error,
                 message: format!(
@@ -247,6 +254,7 @@ fn chef_client(inv: &Inventory, findings: &mut Vec<Finding>) {
             continue;
         }
         findings.push(Finding {
+            pre_existing: false,
             rule: CHEF_CLIENT,
             severity: Severity::Error,
             message: format!(
@@ -298,6 +306,7 @@ fn kubernetes(inv: &Inventory, findings: &mut Vec<Finding>) {
         .collect();
     let target = highest(present.iter().map(|pin| pin.version.as_str())).unwrap_or_default();
     findings.push(Finding {
+        pre_existing: false,
         rule: KUBERNETES,
         severity: Severity::Error,
         message: format!(
@@ -318,6 +327,7 @@ fn kubernetes(inv: &Inventory, findings: &mut Vec<Finding>) {
 fn dependencies_syntax(inv: &Inventory, findings: &mut Vec<Finding>) {
     for error in &inv.dependencies.errors {
         findings.push(Finding {
+            pre_existing: false,
             rule: DEPENDENCIES_SYNTAX,
             severity: Severity::Error,
             message: format!("{}: `{}`", error.message, error.text.trim()),
@@ -340,6 +350,7 @@ fn cookbook_pin(inv: &Inventory, findings: &mut Vec<Finding>) {
             match compare_versions(&pin.value, &repo.value) {
                 Some(std::cmp::Ordering::Equal) => {}
                 Some(std::cmp::Ordering::Less) => findings.push(Finding {
+                    pre_existing: false,
                     rule: COOKBOOK_PIN,
                     severity: Severity::Warning,
                     message: format!(
@@ -356,6 +367,7 @@ fn cookbook_pin(inv: &Inventory, findings: &mut Vec<Finding>) {
                     )),
                 }),
                 _ => findings.push(Finding {
+                    pre_existing: false,
                     rule: COOKBOOK_PIN,
                     severity: Severity::Error,
                     message: format!(
@@ -406,6 +418,7 @@ fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
             LockState::Present(lock) => lock,
             LockState::Missing => {
                 findings.push(Finding {
+                    pre_existing: false,
                     rule: POLICY_LOCK,
                     severity: Severity::Error,
                     message: format!(
@@ -422,6 +435,7 @@ fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
             }
             LockState::Invalid(why) => {
                 findings.push(Finding {
+                    pre_existing: false,
                     rule: POLICY_LOCK,
                     severity: Severity::Error,
                     message: format!("{} cannot be read: {why}", policy.lock_path),
@@ -460,6 +474,7 @@ fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
                 line: 1,
             });
             findings.push(Finding {
+                pre_existing: false,
                 rule: POLICY_LOCK,
                 severity: Severity::Error,
                 message: format!(
@@ -652,6 +667,7 @@ fn unneeded_cookbooks(
         return;
     }
     findings.push(Finding {
+        pre_existing: false,
         rule: POLICY_LOCK,
         severity: Severity::Warning,
         message: format!(
@@ -708,6 +724,7 @@ fn cookbook_bump(inv: &Inventory, baseline: &Baseline, findings: &mut Vec<Findin
             )
         };
         findings.push(Finding {
+            pre_existing: false,
             rule: COOKBOOK_BUMP,
             severity: Severity::Error,
             message: format!(
@@ -741,6 +758,7 @@ fn package_bump(inv: &Inventory, baseline: &Baseline, findings: &mut Vec<Finding
         .map(|v| v.next_patch().to_string())
         .unwrap_or_else(|_| "<new version>".into());
     findings.push(Finding {
+        pre_existing: false,
         rule: PACKAGE_BUMP,
         severity: Severity::Error,
         message: format!(
@@ -751,6 +769,26 @@ fn package_bump(inv: &Inventory, baseline: &Baseline, findings: &mut Vec<Finding
         locations: vec![Location::of(&inv.package_version)],
         help: Some(format!("cargo xtask bump-base-image {next}")),
     });
+}
+
+/// Judging a change (`check --staged`, `--since`): an error that already stood
+/// at the base (`before`: the base's findings) and none of whose files the
+/// change touches becomes a warning marked as pre-existing. The commit did
+/// not make it and often cannot fix it (a lock needs the chef server).
+pub fn spare_pre_existing(findings: &mut [Finding], before: &[Finding], changed: &[String]) {
+    for finding in findings.iter_mut() {
+        let stood_before = before
+            .iter()
+            .any(|old| old.rule == finding.rule && old.message == finding.message);
+        let touched = finding
+            .locations
+            .iter()
+            .any(|location| changed.contains(&location.path));
+        if stood_before && !touched {
+            finding.pre_existing = true;
+            finding.severity = Severity::Warning;
+        }
+    }
 }
 
 /// Which sites each rule judges, for `versions`.
@@ -804,6 +842,12 @@ impl Finding {
         if let Some(help) = &self.help {
             out.push_str(&format!("  {} help: {help}\n", paint.note("=")));
         }
+        if self.pre_existing {
+            out.push_str(&format!(
+                "  {} note: already there before this change, which touches none of its files: it does not refuse the change\n",
+                paint.note("=")
+            ));
+        }
         out
     }
 
@@ -814,6 +858,7 @@ impl Finding {
             "message": self.message,
             "locations": self.locations.iter().map(|l| json!({"path": l.path, "line": l.line})).collect::<Vec<_>>(),
             "help": self.help,
+            "pre_existing": self.pre_existing,
         })
     }
 }
@@ -837,4 +882,52 @@ pub fn blocking<'a>(
 
 pub fn count(findings: &[Finding], severity: Severity) -> usize {
     findings.iter().filter(|f| f.severity == severity).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(rule: &'static str, message: &str, path: &str) -> Finding {
+        Finding {
+            rule,
+            severity: Severity::Error,
+            message: message.into(),
+            locations: vec![Location {
+                path: path.into(),
+                line: 1,
+            }],
+            help: None,
+            pre_existing: false,
+        }
+    }
+
+    #[test]
+    fn only_untouched_findings_that_stood_before_are_spared() {
+        let stale = finding(POLICY_LOCK, "a.lock.json is stale: x", "a.lock.json");
+        let before = vec![stale.clone()];
+        let mut now = vec![
+            stale.clone(),
+            finding(PACKAGE_VERSION, "disagrees", "Makefile"),
+            finding(POLICY_LOCK, "a.lock.json is stale: x; y", "a.lock.json"),
+        ];
+        spare_pre_existing(&mut now, &before, &["README.md".into()]);
+        let judged: Vec<(Severity, bool)> =
+            now.iter().map(|f| (f.severity, f.pre_existing)).collect();
+        assert_eq!(
+            judged,
+            [
+                (Severity::Warning, true),
+                (Severity::Error, false),
+                (Severity::Error, false),
+            ]
+        );
+        let mut touched = vec![stale];
+        spare_pre_existing(&mut touched, &before, &["a.lock.json".into()]);
+        assert_eq!(
+            (touched[0].severity, touched[0].pre_existing),
+            (Severity::Error, false)
+        );
+        assert!(touched[0].to_json()["pre_existing"] == false);
+    }
 }

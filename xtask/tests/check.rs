@@ -9,10 +9,13 @@ mod common;
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{assert_text_matches, copy_dir, git_command, workspace, Layout, Run, TempDir, Tree};
+use common::{
+    assert_text_matches, copy_dir, git_commit, head_of, path_with_cargo, workspace, Layout, Run,
+    TempDir, Tree,
+};
 use serde_json::Value;
 
 const MAKEFILE: &str = "openstack-tenant/packages/mobiledgex/Makefile";
@@ -1756,16 +1759,29 @@ fn json_report_shape() {
     let run = tree.xtask(&["check", "--json"]);
     run.assert_code(1);
     let report = run.json();
-    assert_eq!(keys(&report), ["errors", "findings", "warnings"]);
+    assert_eq!(
+        keys(&report),
+        ["errors", "findings", "pre_existing", "warnings"]
+    );
     assert_eq!(report["errors"], 1);
+    // Only a judged change (--staged, --since) has findings from before it.
+    assert_eq!(report["pre_existing"], 0);
     assert_eq!(report["warnings"], 1);
     let findings = report["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 2);
     for finding in findings {
         assert_eq!(
             keys(finding),
-            ["help", "locations", "message", "rule", "severity"]
+            [
+                "help",
+                "locations",
+                "message",
+                "pre_existing",
+                "rule",
+                "severity"
+            ]
         );
+        assert_eq!(finding["pre_existing"], false);
         for location in finding["locations"].as_array().unwrap() {
             assert_eq!(keys(location), ["line", "path"]);
             assert!(location["line"].is_u64() && location["path"].is_string());
@@ -1782,6 +1798,7 @@ fn json_report_shape() {
                 {"path": PROPS_GO, "line": at(&tree, PROPS_GO, "var MEXInfraVersion =").rsplit(':').next().unwrap().parse::<u64>().unwrap()},
             ],
             "help": "cargo xtask bump-base-image 3.0.2",
+            "pre_existing": false,
         })
     );
     assert_eq!(findings[1]["rule"], "cookbook-pin");
@@ -1817,41 +1834,6 @@ fn install_hooks(tree: &Tree, args: &[&str]) -> Run {
     let mut all = vec!["install-hooks"];
     all.extend_from_slice(args);
     tree.xtask_env(&all, &[("GIT_CONFIG_GLOBAL", "/dev/null")])
-}
-
-/// PATH with the cargo that runs these tests first, so the hook finds it.
-fn path_with_cargo() -> OsString {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        if let Some(dir) = Path::new(&cargo).parent() {
-            dirs.push(dir.to_path_buf());
-        }
-    }
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    std::env::join_paths(dirs).unwrap()
-}
-
-/// `git commit` with the hook enabled; returns what it did.
-fn git_commit(root: &Path, args: &[&str], env: &[(&str, &OsString)]) -> Output {
-    let mut cmd = git_command(root);
-    cmd.args(["commit", "-q"])
-        .args(args)
-        .stdin(Stdio::null())
-        .env("PATH", path_with_cargo())
-        .env("CARGO_NET_OFFLINE", "true")
-        .env_remove("NO_COLOR");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn head_of(tree: &Tree) -> String {
-    String::from_utf8_lossy(&tree.git(&["rev-parse", "HEAD"]).stdout)
-        .trim()
-        .to_string()
 }
 
 #[test]

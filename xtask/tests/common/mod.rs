@@ -14,6 +14,7 @@ pub mod artifactory;
 pub mod http;
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -741,4 +742,39 @@ pub fn copy_executable(from: &Path, to: &Path) {
         from.display(),
         to.display()
     );
+}
+
+/// PATH with the cargo that runs these tests first, so the hook finds it.
+pub fn path_with_cargo() -> OsString {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        if let Some(dir) = Path::new(&cargo).parent() {
+            dirs.push(dir.to_path_buf());
+        }
+    }
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).unwrap()
+}
+
+/// `git commit` with the hook enabled; returns what it did.
+pub fn git_commit(root: &Path, args: &[&str], env: &[(&str, &OsString)]) -> Output {
+    let mut cmd = git_command(root);
+    cmd.args(["commit", "-q"])
+        .args(args)
+        .stdin(Stdio::null())
+        .env("PATH", path_with_cargo())
+        .env("CARGO_NET_OFFLINE", "true")
+        .env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+pub fn head_of(tree: &Tree) -> String {
+    String::from_utf8_lossy(&tree.git(&["rev-parse", "HEAD"]).stdout)
+        .trim()
+        .to_string()
 }
