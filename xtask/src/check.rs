@@ -53,12 +53,15 @@ impl flags::Check {
                 return Ok((inventory, None));
             }
             let changed = git::staged_changes(runner, &ctx.root)?;
-            let baseline = git::baseline(runner, &ctx.root, "HEAD", changed)?;
+            let mut baseline = git::baseline(runner, &ctx.root, "HEAD", changed)?;
+            baseline.comment_only =
+                git::comment_only_changes(runner, &ctx.root, "HEAD", &index, &baseline.changed)?;
             return Ok((inventory, Some(baseline)));
         }
-        let inventory = sites::load(&WorkTree {
+        let work_tree = WorkTree {
             root: ctx.root.clone(),
-        })?;
+        };
+        let inventory = sites::load(&work_tree)?;
         let Some(rev) = &self.since else {
             return Ok((inventory, None));
         };
@@ -67,7 +70,9 @@ impl flags::Check {
             return Err(bad!("--since {rev}: git knows no such revision"));
         }
         let changed = git::changes_since(runner, &ctx.root, rev)?;
-        let baseline = git::baseline(runner, &ctx.root, rev, changed)?;
+        let mut baseline = git::baseline(runner, &ctx.root, rev, changed)?;
+        baseline.comment_only =
+            git::comment_only_changes(runner, &ctx.root, rev, &work_tree, &baseline.changed)?;
         Ok((inventory, Some(baseline)))
     }
 }

@@ -71,6 +71,18 @@ pub fn splice(text: &str, span: &Range<usize>, new: &str) -> String {
     out
 }
 
+/// Whether two versions of a script or recipe differ only in `#` comment
+/// lines and blank lines (a licence header, a note): what runs is the same.
+/// A `#!` line is code. Trailing comments after code count as code, to be safe.
+pub fn only_comments_differ(before: &str, after: &str) -> bool {
+    fn code(text: &str) -> impl Iterator<Item = &str> {
+        lines(text)
+            .map(|(_, _, line)| line.trim())
+            .filter(|line| !line.is_empty() && (!line.starts_with('#') || line.starts_with("#!")))
+    }
+    code(before).eq(code(after))
+}
+
 /// Builds a regex from a pattern of this crate, once per process: `check`
 /// runs on every commit, and compiling is most of its time.
 pub fn regex(pattern: &str) -> Regex {
@@ -89,6 +101,24 @@ pub fn regex(pattern: &str) -> Regex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comment_only_changes() {
+        let recipe = "#!/bin/sh\npackage 'x'\n\nversion '1.0.0'\n";
+        let licensed = "#!/bin/sh\n# Copyright 2022 MobiledgeX, Inc\n#\n# Licensed under the Apache License\npackage 'x'\nversion '1.0.0'\n";
+        assert!(only_comments_differ(recipe, licensed));
+        assert!(only_comments_differ(recipe, &recipe.replace('\n', "\r\n")));
+        assert!(!only_comments_differ(recipe, &recipe.replace("'x'", "'y'")));
+        assert!(!only_comments_differ(
+            recipe,
+            &recipe.replace("#!/bin/sh", "#!/bin/bash")
+        ));
+        assert!(!only_comments_differ(
+            recipe,
+            "#!/bin/sh\npackage 'x' # no\nversion '1.0.0'\n"
+        ));
+        assert!(!only_comments_differ(recipe, &format!("{recipe}x\n")));
+    }
 
     #[test]
     fn lines_keep_offsets_across_crlf_and_missing_final_newline() {

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::bad;
-use crate::formats::{makefile, ruby};
+use crate::formats::{self, makefile, ruby};
 use crate::rules::Baseline;
 use crate::runner::Runner;
 use crate::sites::{self, paths};
@@ -121,7 +121,47 @@ pub fn baseline(runner: &Runner, root: &Path, rev: &str, changed: Vec<String>) -
         changed,
         cookbook_versions,
         package_version,
+        comment_only: Vec::new(),
     })
+}
+
+/// The changed cookbook and package files (the ones the bump rules judge)
+/// whose code is the same in `now` as at `rev`: only comments differ.
+pub fn comment_only_changes(
+    runner: &Runner,
+    root: &Path,
+    rev: &str,
+    now: &dyn Tree,
+    changed: &[String],
+) -> Result<Vec<String>> {
+    let before = GitTree {
+        runner,
+        root: root.to_path_buf(),
+        rev: Some(rev.to_string()),
+    };
+    let judged = [
+        format!("{}/", paths::COOKBOOKS_DIR),
+        format!("{}/", paths::PACKAGE_DIR),
+    ];
+    let mut same = Vec::new();
+    for path in changed {
+        if !judged
+            .iter()
+            .any(|prefix| path.starts_with(prefix.as_str()))
+        {
+            continue;
+        }
+        let (Some(old), Some(new)) = (before.read(path)?, now.read(path)?) else {
+            continue; // added or removed: a change
+        };
+        let (Ok(old), Ok(new)) = (String::from_utf8(old), String::from_utf8(new)) else {
+            continue; // binary: any change counts
+        };
+        if formats::only_comments_differ(&old, &new) {
+            same.push(path.clone());
+        }
+    }
+    Ok(same)
 }
 
 /// The git directory's hooks folder (honours core.hooksPath and worktrees).

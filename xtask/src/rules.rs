@@ -79,6 +79,18 @@ pub struct Baseline {
     pub cookbook_versions: BTreeMap<String, String>,
     /// The Makefile's VERSION in the baseline (None: no Makefile there).
     pub package_version: Option<String>,
+    /// Changed cookbook and package files whose code is the same: only `#`
+    /// comments and blank lines differ (a licence header). No bump needed.
+    pub comment_only: Vec<String>,
+}
+
+impl Baseline {
+    /// Changed paths that change what runs.
+    fn changed_code(&self) -> impl Iterator<Item = &String> {
+        self.changed
+            .iter()
+            .filter(|path| !self.comment_only.contains(path))
+    }
 }
 
 /// Every finding of every rule. The git-aware rules run only with a baseline.
@@ -695,8 +707,7 @@ fn unneeded_cookbooks(
 fn cookbook_bump(inv: &Inventory, baseline: &Baseline, findings: &mut Vec<Finding>) {
     for cookbook in &inv.cookbooks {
         let changed: Vec<&str> = baseline
-            .changed
-            .iter()
+            .changed_code()
             .filter(|path| {
                 inv.cookbook_of(path)
                     .is_some_and(|c| c.name == cookbook.name)
@@ -743,8 +754,7 @@ fn cookbook_bump(inv: &Inventory, baseline: &Baseline, findings: &mut Vec<Findin
 fn package_bump(inv: &Inventory, baseline: &Baseline, findings: &mut Vec<Finding>) {
     let prefix = format!("{}/", paths::PACKAGE_DIR);
     let changed: Vec<&str> = baseline
-        .changed
-        .iter()
+        .changed_code()
         .filter(|path| path.starts_with(&prefix))
         .map(String::as_str)
         .collect();

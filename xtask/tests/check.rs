@@ -286,6 +286,7 @@ in_both_layouts!(
     policy_lock_fails_when_a_lock_is_missing_or_unreadable,
     cookbook_bump_fails_for_a_staged_change_without_bump,
     cookbook_bump_helps_with_chef_policy_for_the_upgrade_cookbook,
+    comment_only_changes_need_no_bump,
     cookbook_bump_passes_when_the_version_was_raised,
     package_bump_fails_for_a_staged_change_without_version_change,
     package_bump_passes_when_the_version_was_raised,
@@ -889,7 +890,7 @@ fn cookbook_bump_fails_for_a_staged_change_without_bump(layout: Layout) {
     let tree = Tree::with_git(layout);
     fs::write(
         tree.path(SETUP_INFRA_RECIPE),
-        format!("{}\n# swap stays off\n", tree.read(SETUP_INFRA_RECIPE)),
+        format!("{}\nlog 'swap stays off'\n", tree.read(SETUP_INFRA_RECIPE)),
     )
     .unwrap();
     // Without a baseline the git-aware rules do not run.
@@ -921,6 +922,49 @@ fn cookbook_bump_fails_for_a_staged_change_without_bump(layout: Layout) {
     );
 }
 
+fn comment_only_changes_need_no_bump(layout: Layout) {
+    // A licence header on every script and recipe, as the monorepo's
+    // open-sourcing commit added: what runs is the same, so no version moves.
+    let tree = Tree::with_git(layout);
+    let header =
+        "# Copyright 2022 MobiledgeX, Inc\n#\n# Licensed under the Apache License, Version 2.0\n\n";
+    for rel in [SETUP_INFRA_RECIPE, SETUP_INFRA_METADATA, POSTINST] {
+        let text = tree.read(rel);
+        let text = match text.split_once('\n') {
+            Some((shebang, rest)) if shebang.starts_with("#!") => {
+                format!("{shebang}\n{header}{rest}")
+            }
+            _ => format!("{header}{text}"),
+        };
+        tree.write(rel, &text);
+    }
+    tree.git(&["add", "-A"]);
+    let run = tree.xtask(&["check", "--staged"]);
+    run.assert_code(0);
+    assert_no_rule(&run, "cookbook-bump");
+    assert_no_rule(&run, "package-bump");
+    // The same commit with one line of code in it needs both bumps.
+    fs::write(
+        tree.path(POSTINST),
+        format!("{}true\n", tree.read(POSTINST)),
+    )
+    .unwrap();
+    tree.write(
+        SETUP_INFRA_RECIPE,
+        &format!("{}log 'hello'\n", tree.read(SETUP_INFRA_RECIPE)),
+    );
+    let run = tree.xtask(&["check", "--since", "HEAD"]);
+    run.assert_code(1);
+    assert_eq!(
+        heads(&run),
+        [
+            "warning[cookbook-pin]",
+            "error[cookbook-bump]",
+            "error[package-bump]"
+        ]
+    );
+}
+
 fn cookbook_bump_helps_with_chef_policy_for_the_upgrade_cookbook(layout: Layout) {
     let tree = Tree::with_git(layout);
     let recipe = tree.read(RECIPE);
@@ -943,7 +987,7 @@ fn cookbook_bump_passes_when_the_version_was_raised(layout: Layout) {
     let tree = Tree::with_git(layout);
     fs::write(
         tree.path(RUN_DIAGNOSTICS_RECIPE),
-        format!("{}# collect more\n", tree.read(RUN_DIAGNOSTICS_RECIPE)),
+        format!("{}log 'collect more'\n", tree.read(RUN_DIAGNOSTICS_RECIPE)),
     )
     .unwrap();
     tree.edit(
@@ -964,7 +1008,10 @@ fn package_bump_fails_for_a_staged_change_without_version_change(layout: Layout)
     let tree = Tree::with_git(layout);
     fs::write(
         tree.path(POSTINST),
-        format!("{}# restart chef-client too\n", tree.read(POSTINST)),
+        format!(
+            "{}systemctl restart chef-client || true\n",
+            tree.read(POSTINST)
+        ),
     )
     .unwrap();
     tree.edit(DEPENDENCIES, "=4.15.0.171.160", "=4.15.0.172.161");
@@ -1057,7 +1104,7 @@ fn since_judges_the_working_tree_against_a_revision(layout: Layout) {
     // A commit that changed a cookbook without a bump, then a clean working tree.
     fs::write(
         tree.path(SETUP_INFRA_RECIPE),
-        format!("{}# hardening\n", tree.read(SETUP_INFRA_RECIPE)),
+        format!("{}log 'hardening'\n", tree.read(SETUP_INFRA_RECIPE)),
     )
     .unwrap();
     tree.git(&["commit", "-q", "-am", "unbumped cookbook change"]);
@@ -1114,7 +1161,7 @@ fn monorepo_inside_a_larger_repository(layout: Layout) {
     run(&["check", "--staged"]).assert_code(0);
 
     let recipe = format!("{sub}/{SETUP_INFRA_RECIPE}");
-    top.write(&recipe, &format!("{}# changed\n", top.read(&recipe)));
+    top.write(&recipe, &format!("{}log 'changed'\n", top.read(&recipe)));
     top.write(&format!("{sub}/{POSTINST}"), "#!/bin/sh\nexit 0\n");
     top.git(&["add", "-A"]);
     for args in [
@@ -1143,7 +1190,11 @@ fn monorepo_inside_a_larger_repository(layout: Layout) {
 #[test]
 fn since_and_staged_json_carry_the_git_aware_findings() {
     let tree = Tree::with_git(Layout::B);
-    fs::write(tree.path(POSTINST), format!("{}# x\n", tree.read(POSTINST))).unwrap();
+    fs::write(
+        tree.path(POSTINST),
+        format!("{}true\n", tree.read(POSTINST)),
+    )
+    .unwrap();
     tree.git(&["add", "-A"]);
     for args in [
         &["check", "--staged", "--json"][..],
