@@ -321,7 +321,8 @@ impl Build {
     /// The numbered steps with their command lines, as they will run.
     pub fn plan(&self, first: usize, total: usize) -> Vec<String> {
         let dir = paths::PACKAGE_DIR;
-        let deb = self.deb_names().join(" or ");
+        let names = self.deb_names();
+        let deb = names[0].clone();
         let mut lines = vec![
             format!(
                 "build-package: {} {} in {dir}",
@@ -351,6 +352,12 @@ impl Build {
         for (i, (step, cd)) in steps.iter().enumerate() {
             lines.push(format!("  [{}/{total}] {}", first + i, step.title()));
             lines.push(format!("        $ {cd}{}", step.command_line()));
+        }
+        if names.len() > 1 {
+            lines.push(format!(
+                "  build.sh's DEBFILE cannot be read without running it: the .deb is whichever of {} make writes",
+                names.join(" and ")
+            ));
         }
         lines.push(format!(
             "  build.sh's question \"Publish to Artifactory? (yN)\" is answered \"n\" on make's standard input; \

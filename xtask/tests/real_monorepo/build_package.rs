@@ -238,6 +238,34 @@ fn publishes_to_the_artifactory_path_of_build_sh() {
     assert_eq!(paths.len(), 2);
 }
 
+/// A destination in build.sh that would put credentials in curl's
+/// arguments is bad input: exit 2, nothing run, naming the line.
+#[test]
+fn an_artifactory_path_with_credentials_is_refused() {
+    let Some(tree) = Tree::real() else { return };
+    tree.edit(
+        BUILD_SH,
+        REAL_ARTIFACTORY_PATH,
+        "ARTIFACTORY_PATH=\"https://bob:pw@artifactory.example/${ARTIFACTORY_REPO}/pool\"",
+    );
+    let before = tree.snapshot();
+    let out = run(
+        &tree,
+        &["build-package", "--publish", "--yes"],
+        &[
+            ("ARTIFACTORY_USER", "alice"),
+            ("ARTIFACTORY_PASSWORD", "pw"),
+        ],
+    );
+    out.assert_refused(
+        "credentials in ARTIFACTORY_PATH",
+        &[&format!(
+            "ARTIFACTORY_PATH in {BUILD_SH}:24: the URL carries credentials"
+        )],
+    );
+    assert_eq!(tree.snapshot(), before);
+}
+
 /// Without gofmt the real version.sh would leave package-version.go empty:
 /// the preflight stops before make, with the fix, and nothing changes.
 #[test]
