@@ -228,29 +228,41 @@ pub fn base_url(given: Option<&str>) -> Result<String> {
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .unwrap_or(DEFAULT_URL);
+    checked_url(url, "--artifactory")
+}
+
+/// The Artifactory folder the Debian packages go to, from a base URL:
+/// `<base>/packages/pool`.
+pub fn pool_of(base: &str) -> String {
+    format!("{base}/{POOL}")
+}
+
+/// `url` if it is a plain http(s) URL without credentials, without a
+/// trailing `/`; `what` names where it came from in the error (exit 2).
+pub fn checked_url(url: &str, what: &str) -> Result<String> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(bad!(
-            "--artifactory {url}: expected an http(s) URL such as {DEFAULT_URL}"
+            "{what} {url}: expected an http(s) URL such as {DEFAULT_URL}"
         ));
     };
     if scheme != "http" && scheme != "https" {
         return Err(bad!(
-            "--artifactory {url}: expected an http or https URL, not {scheme}"
+            "{what} {url}: expected an http or https URL, not {scheme}"
         ));
     }
     let authority = rest.split('/').next().unwrap_or("");
     if authority.is_empty() {
-        return Err(bad!("--artifactory {url}: the URL names no host"));
+        return Err(bad!("{what} {url}: the URL names no host"));
     }
     if authority.contains('@') {
         return Err(bad!(
-            "--artifactory: the URL carries credentials, which would show in every process listing; give the bare URL and {}",
+            "{what}: the URL carries credentials, which would show in every process listing; give the bare URL and {}",
             how_to_give_credentials()
         ));
     }
     if url.contains(char::is_whitespace) || url.contains(';') || url.contains('?') {
         return Err(bad!(
-            "--artifactory {url}: expected a plain base URL (no blanks, `;` or `?`)"
+            "{what} {url}: expected a plain URL (no blanks, `;` or `?`)"
         ));
     }
     Ok(url.trim_end_matches('/').to_string())
@@ -259,7 +271,8 @@ pub fn base_url(given: Option<&str>) -> Result<String> {
 /// Where one Debian package goes in Artifactory.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub base: String,
+    /// The folder URL, `<base>/packages/pool` or build.sh's `ARTIFACTORY_PATH`.
+    pub pool: String,
     /// `mobiledgex_3.0.1_amd64.deb`
     pub file_name: String,
     pub distribution: String,
@@ -282,9 +295,9 @@ pub enum Presence {
 }
 
 impl Target {
-    /// `<base>/packages/pool/<file>`
+    /// `<pool>/<file>`
     pub fn url(&self) -> String {
-        format!("{}/{POOL}/{}", self.base, self.file_name)
+        format!("{}/{}", self.pool, self.file_name)
     }
 
     /// The URL with the matrix parameters Artifactory indexes the .deb by.
@@ -371,7 +384,8 @@ impl Target {
         match code {
             Some(200 | 201) => {}
             Some(code @ (401 | 403)) => anyhow::bail!(
-                "Artifactory refused the upload (HTTP {code}): check the credentials and that the user may deploy to {POOL}; the server said: {excerpt}"
+                "Artifactory refused the upload (HTTP {code}): check the credentials and that the user may deploy to {}; the server said: {excerpt}",
+                self.pool
             ),
             Some(code) => anyhow::bail!(
                 "Artifactory refused the upload of {} (HTTP {code}); the server said: {excerpt}",
@@ -405,9 +419,10 @@ impl Target {
         }
         if !wrong.is_empty() {
             anyhow::bail!(
-                "Artifactory stored {} but its checksums differ: {}; delete it from {POOL} and publish again",
+                "Artifactory stored {} but its checksums differ: {}; delete it from {} and publish again",
                 self.url(),
-                wrong.join("; ")
+                wrong.join("; "),
+                self.pool
             );
         }
         Ok(())
@@ -459,7 +474,7 @@ mod tests {
 
     fn target() -> Target {
         Target {
-            base: "http://127.0.0.1:8081/artifactory".into(),
+            pool: "http://127.0.0.1:8081/artifactory/packages/pool".into(),
             file_name: "mobiledgex_3.0.1_amd64.deb".into(),
             distribution: "cirrus".into(),
             component: "main".into(),

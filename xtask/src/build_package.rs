@@ -3,16 +3,26 @@
 //! Architecture, Depends), and with `--publish` the upload to Artifactory.
 //!
 //! Steps go from reversible to irreversible: nothing runs while `check` finds
-//! errors, and the upload runs only after every earlier step succeeded and the
-//! server said the version is not there yet. The package's own build.sh would
-//! ask "Publish to Artifactory?": make runs with `PUBLISH=no` and no standard
-//! input, so it never publishes; this module does, with curl through the runner.
+//! errors or a tool the package scripts call is missing, and the upload runs
+//! only after every earlier step succeeded and the server said the version
+//! is not there yet. The package's own build.sh asks "Publish to
+//! Artifactory? (yN)": make runs with `PUBLISH=no` and "n" on its standard
+//! input, so build.sh never publishes; this module does, with curl through
+//! the runner.
+//!
+//! make writes into the tree (`version/package-version.go` through
+//! version.sh): the tracked files it may write are kept in memory before it
+//! runs and put back, through the changeset, when it fails or changes them.
+
+mod scripts;
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::Result;
 
 use crate::artifactory::{self, Checksums, Credentials, Presence, Target};
+use crate::changeset::Changeset;
 use crate::checksum;
 use crate::context::{Context, Verbosity};
 use crate::error::AlreadyReported;
@@ -24,10 +34,21 @@ use crate::sites::{self, paths};
 use crate::tree::{read_text, WorkTree};
 use crate::{bad, flags};
 
+use scripts::ShellVars;
+
 /// build.sh's default architecture; the upload's `deb.architecture`.
 const ARCH: &str = "amd64";
 /// The fields of the .deb that are verified.
 const FIELDS: [&str; 4] = ["Package", "Version", "Architecture", "Depends"];
+/// The generic package builder the Makefile calls as `../build.sh`.
+const BUILD_SH: &str = "openstack-tenant/packages/build.sh";
+/// What the Makefile's build-vers target runs.
+const VERSION_SH: &str = "openstack-tenant/packages/mobiledgex/version.sh";
+/// Where make may write tracked files: the packages (build.sh runs in the
+/// package folder) and `version/` (build-vers writes package-version.go).
+const MAKE_WRITES_UNDER: [&str; 2] = ["openstack-tenant/packages", "version"];
+/// build.sh's answer to "Publish to Artifactory? (yN)".
+const NO_PUBLISH_ANSWER: &[u8] = b"n\n";
 
 impl flags::BuildPackage {
     pub fn run(self, ctx: &Context) -> Result<()> {
@@ -56,7 +77,7 @@ impl flags::BuildPackage {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub publish: bool,
-    /// Artifactory base URL; `None` is the default.
+    /// Artifactory base URL; `None`: build.sh's `ARTIFACTORY_PATH`, else the default.
     pub artifactory: Option<String>,
 }
 
@@ -98,16 +119,19 @@ pub fn publish(ctx: &Context, runner: &Runner, options: &Options) -> Result<Buil
     };
     let build = Build::prepare(ctx, &options, false)?;
     let credentials = build.credentials(ctx, runner)?;
-    let deb = ctx.path(&build.deb_path().to_string_lossy());
-    if !deb.is_file() {
+    let Some(local) = build
+        .deb_names()
+        .into_iter()
+        .find(|name| ctx.path(paths::PACKAGE_DIR).join(name).is_file())
+    else {
         return Err(bad!(
             "{} is not there to publish; build it first (cargo xtask build-package)",
-            build.deb_path().display()
+            build.deb_path(&build.deb_names()[0]).display()
         ));
-    }
-    build.verify_deb(ctx, runner, 1, 3)?;
+    };
+    build.verify_deb(ctx, runner, &local, 1, 3)?;
     let built = Built {
-        deb,
+        deb: ctx.path(&build.deb_path(&local).to_string_lossy()),
         version: build.package.version.clone(),
         published: None,
     };
@@ -121,6 +145,24 @@ pub fn runner(ctx: &Context) -> Result<Runner> {
     Ok(runner)
 }
 
+/// Every tool `make` runs in the package folder calls, read from the
+/// Makefile, version.sh and build.sh of the tree at `root` (for `doctor`).
+pub fn tools_needed(root: &Path) -> Vec<&'static str> {
+    let tree = WorkTree {
+        root: root.to_path_buf(),
+    };
+    let texts: Vec<String> = [paths::MAKEFILE, VERSION_SH, BUILD_SH]
+        .iter()
+        .filter_map(|rel| read_text(&tree, rel).ok().flatten())
+        .collect();
+    let mut tools = scripts::tools_called(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+    if !tools.contains(&"dpkg-deb") {
+        // The verify step runs it whatever the scripts do.
+        tools.push("dpkg-deb");
+    }
+    tools
+}
+
 /// The mobiledgex package as its Makefile describes it.
 #[derive(Debug, Clone)]
 struct Package {
@@ -131,10 +173,51 @@ struct Package {
     dependencies: Dependencies,
 }
 
-impl Package {
-    /// `mobiledgex_3.0.1_amd64.deb`
-    fn deb_name(&self) -> String {
-        format!("{}_{}_{ARCH}.deb", self.name, self.version)
+/// What build.sh says when run as the Makefile runs it.
+#[derive(Debug, Clone)]
+struct Script {
+    /// `DEBFILE`, the .deb it writes (`mobiledgex_4.10.0.deb` in the real
+    /// monorepo, `mobiledgex_3.0.1_amd64.deb` in the rendition), when it can
+    /// be read without running the script.
+    deb_file: Option<String>,
+    /// `ARCH`, the architecture in the control file and the upload.
+    arch: String,
+    /// `ARTIFACTORY_PATH` (the pool folder build.sh uploads to) and its line.
+    artifactory_path: Option<(String, usize)>,
+    /// `${ARTIFACTORY}/${ARTIFACTORY_REPO}/pool`, for a build.sh that names
+    /// its server that way.
+    artifactory_pool: Option<String>,
+}
+
+impl Script {
+    fn read(ctx: &Context, package: &Package) -> Result<Script> {
+        let tree = WorkTree {
+            root: ctx.root.clone(),
+        };
+        let text = read_text(&tree, BUILD_SH)?.unwrap_or_default();
+        let args = [
+            package.name.as_str(),
+            package.version.as_str(),
+            package.distribution.as_str(),
+            package.component.as_str(),
+        ];
+        let env = |name: &str| std::env::var(name).ok();
+        let vars = ShellVars::evaluate(&text, &args, &env);
+        let value = |name: &str| vars.get(name).map(|(value, _)| value.to_string());
+        let artifactory_pool = match (value("ARTIFACTORY"), value("ARTIFACTORY_REPO")) {
+            (Some(server), Some(repo)) => Some(format!("{server}/{repo}/pool")),
+            _ => None,
+        };
+        Ok(Script {
+            deb_file: value("DEBFILE").filter(|name| !name.contains('/') && name.ends_with(".deb")),
+            arch: value("ARCH")
+                .filter(|arch| !arch.is_empty())
+                .unwrap_or_else(|| ARCH.to_string()),
+            artifactory_path: vars
+                .get("ARTIFACTORY_PATH")
+                .map(|(value, line)| (value.to_string(), line)),
+            artifactory_pool,
+        })
     }
 }
 
@@ -143,22 +226,33 @@ impl Package {
 pub struct Build {
     options: Options,
     package: Package,
+    script: Script,
+    tools: Vec<&'static str>,
     target: Option<Target>,
+    /// Where the upload destination came from, for the plan.
+    target_source: String,
     credentials: Option<Credentials>,
 }
 
 impl Build {
-    /// Reads the Makefile and `dependencies`, runs `check` (errors: exit 1),
-    /// and makes sure the tools (exit 2) and, unless `dry_run`, credentials
-    /// (exit 2 with no terminal to ask) are there. Runs nothing.
+    /// Reads the Makefile, `dependencies` and build.sh, runs `check` (errors:
+    /// exit 1), and makes sure every tool the package scripts call (exit 2)
+    /// and, unless `dry_run`, credentials (exit 2 with no terminal to ask)
+    /// are there. Runs nothing.
     pub fn prepare(ctx: &Context, options: &Options, dry_run: bool) -> Result<Build> {
-        let base = match options.publish {
-            true => Some(artifactory::base_url(options.artifactory.as_deref())?),
-            false => None,
+        let given = options
+            .artifactory
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty());
+        let given = match (options.publish, given) {
+            (true, Some(url)) => Some(artifactory::base_url(Some(url))?),
+            _ => None,
         };
         let package = read_package(ctx)?;
+        let script = Script::read(ctx, &package)?;
 
-        let mut tools = vec!["make", "dpkg-deb"];
+        let mut tools = tools_needed(&ctx.root);
         if options.publish {
             tools.push("curl");
         }
@@ -178,17 +272,39 @@ impl Build {
                 ));
             }
         }
-        let target = base.map(|base| Target {
-            base,
-            file_name: package.deb_name(),
+        let (pool, target_source) =
+            match (&given, &script.artifactory_path, &script.artifactory_pool) {
+                (Some(base), _, _) => (
+                    artifactory::pool_of(base),
+                    "--artifactory (or ARTIFACTORY_URL)".to_string(),
+                ),
+                (None, Some((path, line)), _) => {
+                    let what = format!("ARTIFACTORY_PATH in {BUILD_SH}:{line}");
+                    (artifactory::checked_url(path, &what)?, what)
+                }
+                (None, None, Some(pool)) => (
+                    artifactory::checked_url(pool, &format!("ARTIFACTORY in {BUILD_SH}"))?,
+                    format!("ARTIFACTORY and ARTIFACTORY_REPO in {BUILD_SH}"),
+                ),
+                (None, None, None) => (
+                    artifactory::pool_of(artifactory::DEFAULT_URL),
+                    "the default".to_string(),
+                ),
+            };
+        let target = options.publish.then(|| Target {
+            pool,
+            file_name: upload_name(&package, &script.arch),
             distribution: package.distribution.clone(),
             component: package.component.clone(),
-            architecture: ARCH.to_string(),
+            architecture: script.arch.clone(),
         });
         Ok(Build {
             options: options.clone(),
             package,
+            script,
+            tools,
             target,
+            target_source,
             credentials,
         })
     }
@@ -205,14 +321,22 @@ impl Build {
     /// The numbered steps with their command lines, as they will run.
     pub fn plan(&self, first: usize, total: usize) -> Vec<String> {
         let dir = paths::PACKAGE_DIR;
-        let mut lines = vec![format!(
-            "build-package: {} {} in {dir}",
-            self.package.name, self.package.version
-        )];
+        let names = self.deb_names();
+        let deb = names[0].clone();
+        let mut lines = vec![
+            format!(
+                "build-package: {} {} in {dir}",
+                self.package.name, self.package.version
+            ),
+            format!(
+                "  tools the Makefile and its scripts call, all found: {}",
+                self.tools.join(", ")
+            ),
+        ];
         let mut steps = vec![
             (make_clean(), format!("cd {dir} && ")),
             (make(), format!("cd {dir} && ")),
-            (verify(&self.package), format!("cd {dir} && ")),
+            (verify(&deb), format!("cd {dir} && ")),
         ];
         if let Some(target) = &self.target {
             let placeholder = Checksums {
@@ -221,7 +345,7 @@ impl Build {
             };
             steps.push((target.exists_step(None), String::new()));
             steps.push((
-                target.upload_step(&self.deb_path(), &placeholder, None),
+                target.upload_step(&self.deb_path(&deb), &placeholder, None),
                 String::new(),
             ));
         }
@@ -229,7 +353,23 @@ impl Build {
             lines.push(format!("  [{}/{total}] {}", first + i, step.title()));
             lines.push(format!("        $ {cd}{}", step.command_line()));
         }
-        if self.target.is_some() {
+        if names.len() > 1 {
+            lines.push(format!(
+                "  build.sh's DEBFILE cannot be read without running it: the .deb is whichever of {} make writes",
+                names.join(" and ")
+            ));
+        }
+        lines.push(format!(
+            "  build.sh's question \"Publish to Artifactory? (yN)\" is answered \"n\" on make's standard input; \
+             the tracked files make may write (under {}) are put back as they were if make fails",
+            MAKE_WRITES_UNDER.join(" and ")
+        ));
+        if let Some(target) = &self.target {
+            lines.push(format!(
+                "  destination: {} (from {})",
+                target.url(),
+                self.target_source
+            ));
             let whose = match &self.credentials {
                 Some(credentials) => {
                     format!("user {} from {}", credentials.user, credentials.source)
@@ -241,79 +381,162 @@ impl Build {
             ));
             lines.push(format!(
                 "  the upload runs only if every step before it succeeded and {} is not in Artifactory yet \
-                 (build.sh's own publish is off: PUBLISH=no)",
-                self.package.deb_name()
+                 (build.sh's own publish is off: PUBLISH=no, and \"n\" to its question)",
+                target.file_name
             ));
         }
         lines
     }
 
-    /// The .deb, relative to the root.
-    fn deb_path(&self) -> PathBuf {
-        Path::new(paths::PACKAGE_DIR).join(self.package.deb_name())
+    /// The names the .deb may have: build.sh's `DEBFILE` when it can be
+    /// read, else both forms build.sh scripts use.
+    fn deb_names(&self) -> Vec<String> {
+        match &self.script.deb_file {
+            Some(name) => vec![name.clone()],
+            None => vec![
+                upload_name(&self.package, &self.script.arch),
+                format!("{}_{}.deb", self.package.name, self.package.version),
+            ],
+        }
+    }
+
+    /// A .deb in the package folder, relative to the root.
+    fn deb_path(&self, name: &str) -> PathBuf {
+        Path::new(paths::PACKAGE_DIR).join(name)
     }
 
     /// Runs the steps, numbered from `first` of `total`; stops at the first
     /// failure (exit 1, reported). Asks for credentials not stored, on a terminal.
     pub fn run(&self, ctx: &Context, runner: &Runner, first: usize, total: usize) -> Result<Built> {
         let credentials = self.credentials(ctx, runner)?;
-        let generated = ctx.path(paths::PACKAGE_VERSION_GO);
-        let generated_before = std::fs::read(&generated).ok();
+        let before = TrackedFiles::read(ctx, runner)?;
+        let started = SystemTime::now();
 
         let mut n = first;
-        must_succeed(runner.step(n, total, &make_clean())?)?;
-        n += 1;
-        must_succeed(runner.step(n, total, &make())?)?;
-        if std::fs::read(&generated).ok() != generated_before {
-            eprintln!(
-                "{}: make rewrote {} (its build-vers target writes it from the Makefile's VERSION {}), so the tree was not consistent; review it with `git diff {}`, commit it, and run build-package again. Nothing was published.",
-                ctx.paint.error("error"),
-                paths::PACKAGE_VERSION_GO,
-                self.package.version,
-                paths::PACKAGE_VERSION_GO
-            );
-            return Err(AlreadyReported.into());
+        for step in [make_clean(), make()] {
+            let outcome = runner.step(n, total, &step)?;
+            if !outcome.ok {
+                let restored = before.restore_changed(ctx)?;
+                eprintln!(
+                    "{}: `{}` failed; {}. Fix the cause (the step's log above) and run build-package again. Nothing was published.",
+                    ctx.paint.error("error"),
+                    step.command_line(),
+                    describe_restored(&restored, "make")
+                );
+                return Err(AlreadyReported.into());
+            }
+            n += 1;
         }
+        self.check_tracked_files(ctx, &before)?;
 
-        n += 1;
-        let deb = ctx.path(&self.deb_path().to_string_lossy());
-        if !deb.is_file() {
+        let Some(local) = self.find_deb(ctx, started) else {
             eprintln!(
-                "{}: make succeeded but did not produce {}; look at the make step's log above",
+                "{}: make succeeded but did not produce {} in {}; look at the make step's log above",
                 ctx.paint.error("error"),
-                self.deb_path().display()
+                self.deb_names().join(" or "),
+                paths::PACKAGE_DIR
             );
             return Err(AlreadyReported.into());
-        }
-        self.verify_deb(ctx, runner, n, total)?;
+        };
+        self.verify_deb(ctx, runner, &local, n, total)?;
         ctx.say(format!(
-            "  {} Package {}, Version {}, Architecture {ARCH}, Depends = the {} pins of {}",
+            "  {} Package {}, Version {}, Architecture {}, Depends = the {} pins of {} ({local})",
             ctx.paint.good("verified:"),
             self.package.name,
             self.package.version,
+            self.script.arch,
             self.package.dependencies.pins.len(),
             paths::DEPENDENCIES
         ));
 
         let built = Built {
-            deb,
+            deb: ctx.path(&self.deb_path(&local).to_string_lossy()),
             version: self.package.version.clone(),
             published: None,
         };
         self.publish_built(ctx, runner, built, credentials, n + 1, total)
     }
 
+    /// After a successful make: the tracked files must be as they were. The
+    /// one change that is expected is build-vers regenerating
+    /// package-version.go with the same version but not byte for byte (the
+    /// real monorepo's copy carries a license header version.sh does not
+    /// write): it is put back and said. Any other change is put back too, and
+    /// stops the command (exit 1).
+    fn check_tracked_files(&self, ctx: &Context, before: &TrackedFiles) -> Result<()> {
+        let changed = before.changed(ctx);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        // The version make wrote, read as `check` reads it.
+        let tree = WorkTree {
+            root: ctx.root.clone(),
+        };
+        let written = sites::load(&tree)
+            .ok()
+            .map(|inventory| inventory.generated_version.value);
+        let same_version = changed.len() == 1
+            && changed[0].path == paths::PACKAGE_VERSION_GO
+            && written.as_deref() == Some(&self.package.version);
+        let restored = before.restore_changed(ctx)?;
+        if same_version {
+            ctx.say(format!(
+                "note: make's build-vers rewrote {} with the same version {} but not byte for byte \
+                 (version.sh writes only the package line and the variable, not e.g. a license header); \
+                 put back as it was",
+                paths::PACKAGE_VERSION_GO,
+                self.package.version
+            ));
+            return Ok(());
+        }
+        let why = match written {
+            Some(version) if version != self.package.version => format!(
+                " (it wrote version {version} into {}, the Makefile says {})",
+                paths::PACKAGE_VERSION_GO,
+                self.package.version
+            ),
+            _ => String::new(),
+        };
+        eprintln!(
+            "{}: make succeeded but changed tracked files{why}; {}. A build must not change the tree: look at the Makefile's targets and the scripts they run. Nothing was published.",
+            ctx.paint.error("error"),
+            describe_restored(&restored, "make")
+        );
+        Err(AlreadyReported.into())
+    }
+
+    /// The .deb make produced: build.sh's `DEBFILE`, or else whichever of
+    /// the two usual names make wrote (not one left from before).
+    fn find_deb(&self, ctx: &Context, started: SystemTime) -> Option<String> {
+        let dir = ctx.path(paths::PACKAGE_DIR);
+        let names = self.deb_names();
+        let fresh = |name: &String| {
+            let meta = std::fs::metadata(dir.join(name)).ok()?;
+            let new = self.script.deb_file.is_some()
+                || meta.modified().is_ok_and(|modified| modified >= started);
+            (meta.is_file() && new).then_some(())
+        };
+        names.into_iter().find(|name| fresh(name).is_some())
+    }
+
     /// Step `n`: the .deb's fields must say what the tree says.
-    fn verify_deb(&self, ctx: &Context, runner: &Runner, n: usize, total: usize) -> Result<()> {
-        let outcome = must_succeed(runner.step(n, total, &verify(&self.package))?)?;
-        let problems = compare_fields(&self.package, &outcome.stdout);
+    fn verify_deb(
+        &self,
+        ctx: &Context,
+        runner: &Runner,
+        local: &str,
+        n: usize,
+        total: usize,
+    ) -> Result<()> {
+        let outcome = must_succeed(runner.step(n, total, &verify(local))?)?;
+        let problems = compare_fields(&self.package, &self.script.arch, &outcome.stdout);
         if problems.is_empty() {
             return Ok(());
         }
         eprintln!(
             "{}: {} does not match the tree:\n  - {}\nNothing was published.",
             ctx.paint.error("error"),
-            self.deb_path().display(),
+            self.deb_path(local).display(),
             problems.join("\n  - ")
         );
         Err(AlreadyReported.into())
@@ -353,10 +576,11 @@ impl Build {
             )),
             Presence::Present => {
                 eprintln!(
-                    "{}: {} is already in Artifactory (HTTP 200); nothing was uploaded.\n  Normally this means VERSION must be raised: `cargo xtask bump-base-image <next version>`, then build again.\n  If you really are republishing this version (rebuilt with other dependencies, for instance), first delete {} from packages/pool in Artifactory, then run build-package --publish again.",
+                    "{}: {} is already in Artifactory (HTTP 200); nothing was uploaded.\n  Normally this means VERSION must be raised: `cargo xtask bump-base-image <next version>`, then build again.\n  If you really are republishing this version (rebuilt with other dependencies, for instance), first delete {} from {} in Artifactory, then run build-package --publish again.",
                     ctx.paint.error("error"),
                     target.url(),
-                    target.file_name
+                    target.file_name,
+                    target.pool
                 );
                 return Err(AlreadyReported.into());
             }
@@ -369,10 +593,11 @@ impl Build {
             md5: checksum::md5_hex(&bytes),
             sha1: checksum::sha1_hex(&bytes),
         };
+        let rel = deb.strip_prefix(&ctx.root).unwrap_or(&deb);
         let outcome = must_succeed(runner.step(
             n,
             total,
-            &target.upload_step(&self.deb_path(), &sums, credentials.as_ref()),
+            &target.upload_step(rel, &sums, credentials.as_ref()),
         )?)?;
         target.check_upload(&outcome, &sums)?;
         ctx.say(format!(
@@ -385,6 +610,150 @@ impl Build {
         built.published = Some(target.url());
         Ok(built)
     }
+}
+
+/// `mobiledgex_3.0.1_amd64.deb`: the name build.sh uploads under, whatever
+/// the local file is called.
+fn upload_name(package: &Package, arch: &str) -> String {
+    format!("{}_{}_{arch}.deb", package.name, package.version)
+}
+
+/// The tracked files make may write, as they were before it ran: bytes and
+/// mode, `None` for a tracked file missing from the working tree.
+struct TrackedFiles {
+    files: Vec<(String, Option<FileState>)>,
+}
+
+/// A file's bytes and permission bits.
+type FileState = (Vec<u8>, u32);
+
+/// A tracked file that make changed.
+struct Changed {
+    path: String,
+    how: &'static str,
+}
+
+impl TrackedFiles {
+    /// `git ls-files` under `MAKE_WRITES_UNDER`; outside git, the files of
+    /// the package folder, build.sh and package-version.go.
+    fn read(ctx: &Context, runner: &Runner) -> Result<TrackedFiles> {
+        let mut args = vec!["ls-files", "-z", "--"];
+        args.extend(MAKE_WRITES_UNDER);
+        let paths: Vec<String> = match runner.git(&ctx.root, &args) {
+            Ok(out) => out
+                .split(|&b| b == 0)
+                .filter(|path| !path.is_empty())
+                .map(|path| String::from_utf8_lossy(path).into_owned())
+                .collect(),
+            Err(_) => {
+                let mut paths = vec![paths::PACKAGE_VERSION_GO.to_string(), BUILD_SH.to_string()];
+                if let Ok(entries) = std::fs::read_dir(ctx.path(paths::PACKAGE_DIR)) {
+                    for entry in entries.flatten() {
+                        if entry.file_type().is_ok_and(|t| t.is_file()) {
+                            let name = entry.file_name().to_string_lossy().into_owned();
+                            if !name.ends_with(".deb") {
+                                paths.push(format!("{}/{name}", paths::PACKAGE_DIR));
+                            }
+                        }
+                    }
+                }
+                paths
+            }
+        };
+        let files = paths
+            .into_iter()
+            .map(|rel| {
+                let state = read_state(&ctx.path(&rel));
+                (rel, state)
+            })
+            .collect();
+        Ok(TrackedFiles { files })
+    }
+
+    /// The files that differ from what was read, and how.
+    fn changed(&self, ctx: &Context) -> Vec<Changed> {
+        let mut changed = Vec::new();
+        for (rel, before) in &self.files {
+            let now = read_state(&ctx.path(rel));
+            let how = match (before, &now) {
+                (a, b) if a == b => continue,
+                (Some(_), None) => "removed by make",
+                (None, Some(_)) => "created by make",
+                (Some((_, _)), Some((bytes, _))) if bytes.is_empty() => {
+                    "truncated to 0 bytes by make"
+                }
+                (Some((old, _)), Some((new, _))) if old == new => "its mode changed by make",
+                _ => "changed by make",
+            };
+            changed.push(Changed {
+                path: rel.clone(),
+                how,
+            });
+        }
+        changed
+    }
+
+    /// Puts back every file make changed, all or none, through the changeset.
+    fn restore_changed(&self, ctx: &Context) -> Result<Vec<Changed>> {
+        let changed = self.changed(ctx);
+        if changed.is_empty() {
+            return Ok(changed);
+        }
+        let mut changeset = Changeset::new(&ctx.root);
+        for change in &changed {
+            let before = self
+                .files
+                .iter()
+                .find(|(rel, _)| *rel == change.path)
+                .and_then(|(_, state)| state.clone());
+            match before {
+                Some((bytes, mode)) => changeset.restore(&change.path, bytes, mode)?,
+                None => changeset.remove(&change.path)?,
+            }
+        }
+        changeset.apply().map_err(|err| {
+            anyhow::anyhow!(
+                "{err:#}; make changed {}: put them back with `git checkout -- <file>`",
+                changed
+                    .iter()
+                    .map(|c| c.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        Ok(changed)
+    }
+}
+
+/// A file's bytes and permission bits; `None` when it is not there.
+fn read_state(path: &Path) -> Option<FileState> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path).ok()?;
+    let bytes = std::fs::read(path).ok()?;
+    Some((bytes, meta.permissions().mode() & 0o7777))
+}
+
+/// "it changed no tracked file" or "these tracked files were put back as
+/// they were before make: a (truncated to 0 bytes by make), b (…)".
+fn describe_restored(restored: &[Changed], tool: &str) -> String {
+    if restored.is_empty() {
+        return format!("{tool} changed no tracked file");
+    }
+    format!(
+        "restored {} tracked file{} byte for byte to what {} before {tool} ran: {}",
+        restored.len(),
+        if restored.len() == 1 { "" } else { "s" },
+        if restored.len() == 1 {
+            "it was"
+        } else {
+            "they were"
+        },
+        restored
+            .iter()
+            .map(|c| format!("{} ({})", c.path, c.how))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// A failed or interrupted step stops the command; the runner already said
@@ -403,17 +772,20 @@ fn make_clean() -> Step {
         .dir(Path::new(paths::PACKAGE_DIR))
 }
 
-/// `PUBLISH=no`: build.sh then never asks to publish nor publishes.
+/// `PUBLISH=no` (the rendition's build.sh then never asks) and "n" on
+/// standard input (the real build.sh reads its answer there): build.sh
+/// never publishes.
 fn make() -> Step {
     Step::new("make", "make")
         .env("PUBLISH", "no")
+        .stdin(NO_PUBLISH_ANSWER.to_vec())
         .dir(Path::new(paths::PACKAGE_DIR))
 }
 
-fn verify(package: &Package) -> Step {
-    Step::new(format!("verify {}", package.deb_name()), "dpkg-deb")
+fn verify(deb: &str) -> Step {
+    Step::new(format!("verify {deb}"), "dpkg-deb")
         .arg("--field")
-        .arg(package.deb_name())
+        .arg(deb)
         .args(FIELDS)
         .dir(Path::new(paths::PACKAGE_DIR))
 }
@@ -498,7 +870,7 @@ fn parse_fields(text: &str) -> Vec<(String, String)> {
 }
 
 /// Every way the .deb's fields differ from the tree; empty when they agree.
-fn compare_fields(package: &Package, dpkg_output: &str) -> Vec<String> {
+fn compare_fields(package: &Package, arch: &str, dpkg_output: &str) -> Vec<String> {
     let fields = parse_fields(dpkg_output);
     let field = |name: &str| {
         fields
@@ -510,7 +882,7 @@ fn compare_fields(package: &Package, dpkg_output: &str) -> Vec<String> {
     let expected = [
         ("Package", package.name.as_str(), paths::MAKEFILE),
         ("Version", package.version.as_str(), paths::MAKEFILE),
-        ("Architecture", ARCH, "build.sh's default"),
+        ("Architecture", arch, "build.sh's ARCH"),
     ];
     for (name, want, from) in expected {
         match field(name) {
@@ -597,13 +969,16 @@ mod tests {
     #[test]
     fn fields_that_match_the_tree_pass() {
         let out = "Package: mobiledgex\nVersion: 3.0.1\nArchitecture: amd64\nDepends: kubeadm (= 1.18.20-00), open-vm-tools (>= 2:11.0.5-4ubuntu0.18.04.1),\n docker-ce (= 5:20.10.13~3-0~ubuntu-bionic)\n";
-        assert_eq!(compare_fields(&package(DEPS), out), Vec::<String>::new());
+        assert_eq!(
+            compare_fields(&package(DEPS), ARCH, out),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn every_difference_is_named() {
         let out = "Package: mobiledgex\nVersion: 3.0.0\nArchitecture: amd64\nDepends: kubeadm (= 1.18.19-00), docker-ce (= 5:20.10.13~3-0~ubuntu-bionic), jq\n";
-        let problems = compare_fields(&package(DEPS), out);
+        let problems = compare_fields(&package(DEPS), ARCH, out);
         assert_eq!(
             problems,
             [
@@ -618,7 +993,7 @@ mod tests {
     #[test]
     fn no_depends_field_means_no_pins() {
         let out = "Package: mobiledgex\nVersion: 3.0.1\nArchitecture: amd64\n";
-        assert!(compare_fields(&package("# none\n"), out).is_empty());
-        assert_eq!(compare_fields(&package(DEPS), out).len(), 3);
+        assert!(compare_fields(&package("# none\n"), ARCH, out).is_empty());
+        assert_eq!(compare_fields(&package(DEPS), ARCH, out).len(), 3);
     }
 }

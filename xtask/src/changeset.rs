@@ -55,6 +55,12 @@ enum Action {
         mode: u32,
     },
     Remove,
+    /// Bytes and a mode taken before a tool ran, put back as they were
+    /// (also when the tool removed the file or changed only its mode).
+    Restore {
+        content: Vec<u8>,
+        mode: u32,
+    },
 }
 
 #[derive(PartialEq, Eq)]
@@ -100,7 +106,7 @@ impl Changeset {
         }
         let edits = match &mut entry.action {
             Action::Edit(edits) => edits,
-            Action::Write { .. } => {
+            Action::Write { .. } | Action::Restore { .. } => {
                 return Err(anyhow!(
                     "{rel}: cannot edit a part of a file whose whole content is being replaced"
                 ))
@@ -163,6 +169,16 @@ impl Changeset {
         Ok(())
     }
 
+    /// Put back a file as it was before a tool changed it: exactly `content`
+    /// (any bytes, not only text) with `mode`, re-created if the tool removed
+    /// it. It replaces any earlier plan for the file; a file that already has
+    /// these bytes and this mode is no change.
+    pub fn restore(&mut self, rel: &str, content: Vec<u8>, mode: u32) -> Result<()> {
+        let entry = self.entry(rel)?;
+        entry.action = Action::Restore { content, mode };
+        Ok(())
+    }
+
     /// Remove a file (e.g. a stale lock) as part of the same all-or-nothing apply.
     /// It replaces any earlier plan for the file.
     pub fn remove(&mut self, rel: &str) -> Result<()> {
@@ -197,7 +213,7 @@ impl Changeset {
             let original = original.as_deref().unwrap_or("");
             let updated = entry.updated().unwrap_or_default();
             match (&entry.original, &entry.action) {
-                (None, Action::Write { mode, .. }) => {
+                (None, Action::Write { mode, .. } | Action::Restore { mode, .. }) => {
                     out.push_str(&paint.dim(&format!("new file {key}, mode {mode:04o}")));
                     out.push('\n');
                 }
@@ -377,6 +393,7 @@ impl Entry {
                 Some(splice_all(text, edits))
             }
             Action::Write { content, .. } => Some(content.clone()),
+            Action::Restore { content, .. } => Some(String::from_utf8_lossy(content).into_owned()),
             Action::Remove => None,
         }
     }
@@ -385,11 +402,18 @@ impl Entry {
     fn updated_bytes(&self) -> Option<Vec<u8>> {
         match &self.action {
             Action::Edit(edits) if edits.is_empty() => self.original.clone(),
+            Action::Restore { content, .. } => Some(content.clone()),
             _ => self.updated().map(String::into_bytes),
         }
     }
 
     fn changes(&self) -> bool {
+        if let Action::Restore { mode, .. } = &self.action {
+            let now = fs::metadata(&self.target).map(|meta| meta.permissions().mode() & 0o7777);
+            if now.is_ok_and(|now| now != *mode) {
+                return true;
+            }
+        }
         self.original != self.updated_bytes()
     }
 
@@ -413,14 +437,18 @@ impl Entry {
                 folder.display()
             ));
         }
+        let restored_mode = match &self.action {
+            Action::Restore { mode, .. } => Some(*mode),
+            _ => None,
+        };
         match fs::metadata(&self.target) {
             Ok(meta) => Ok(Owner {
-                mode: meta.permissions().mode() & 0o7777,
+                mode: restored_mode.unwrap_or(meta.permissions().mode() & 0o7777),
                 ids: Some((meta.uid(), meta.gid())),
             }),
             Err(_) => Ok(Owner {
                 mode: match &self.action {
-                    Action::Write { mode, .. } => *mode,
+                    Action::Write { mode, .. } | Action::Restore { mode, .. } => *mode,
                     _ => 0o644,
                 },
                 ids: None,
@@ -1052,5 +1080,34 @@ removed policyfiles/base.lock.json
         changes.replace(&name, 2..3, "1", "2").unwrap();
         changes.apply().unwrap();
         assert_eq!(dir.read(&name), "v 2\n");
+    }
+
+    #[test]
+    fn restore_puts_back_bytes_and_mode_and_re_creates_removed_files() {
+        let dir = Scratch::new();
+        dir.file("a.go", "", 0o755)
+            .file("same.txt", "kept\n", 0o644)
+            .file("mode.sh", "#!/bin/sh\n", 0o644);
+        let binary = vec![0xff, 0x00, b'\r', b'\n'];
+        let mut changes = Changeset::new(&dir.0);
+        changes
+            .restore("a.go", b"package version\n".to_vec(), 0o644)
+            .unwrap();
+        changes.restore("gone.bin", binary.clone(), 0o600).unwrap();
+        changes
+            .restore("same.txt", b"kept\n".to_vec(), 0o644)
+            .unwrap();
+        changes
+            .restore("mode.sh", b"#!/bin/sh\n".to_vec(), 0o755)
+            .unwrap();
+        assert_eq!(changes.paths(), ["a.go", "gone.bin", "mode.sh"]);
+        let written = changes.apply().unwrap();
+        assert_eq!(written, ["a.go", "gone.bin", "mode.sh"]);
+        assert_eq!(dir.read("a.go"), "package version\n");
+        assert_eq!(dir.mode("a.go"), 0o644);
+        assert_eq!(fs::read(dir.0.join("gone.bin")).unwrap(), binary);
+        assert_eq!(dir.mode("gone.bin"), 0o600);
+        assert_eq!(dir.mode("mode.sh"), 0o755);
+        assert_eq!(dir.read("same.txt"), "kept\n");
     }
 }

@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::artifactory;
 use crate::context::{Context, Verbosity};
 use crate::error::AlreadyReported;
 use crate::flags;
 use crate::runner::{install_hint, Runner, Step};
 use crate::sites::paths;
 use crate::style::Paint;
+use crate::{artifactory, build_package};
 
 impl flags::Doctor {
     pub fn run(self, ctx: &Context) -> Result<()> {
@@ -72,6 +72,13 @@ enum Status {
 
 fn examine(ctx: &Context, runner: &Runner) -> Vec<Group> {
     let tool = |name: &str, version_args: &[&str]| tool(runner, name, version_args);
+    // What the package's Makefile and scripts call, as build-package's preflight reads them.
+    let mut package_needs: Vec<Need> = build_package::tools_needed(&ctx.root)
+        .into_iter()
+        .map(|name| tool(name, package_tool_version_args(name)))
+        .collect();
+    package_needs.push(tool("curl", &["--version"]));
+    package_needs.push(artifactory_credentials());
     vec![
         Group {
             steps: "check --staged/--since, bump-base-image, install-hooks",
@@ -79,12 +86,7 @@ fn examine(ctx: &Context, runner: &Runner) -> Vec<Group> {
         },
         Group {
             steps: "build-package [--publish]",
-            needs: vec![
-                tool("make", &["--version"]),
-                tool("dpkg-deb", &["--version"]),
-                tool("curl", &["--version"]),
-                artifactory_credentials(),
-            ],
+            needs: package_needs,
         },
         Group {
             steps: "build-image",
@@ -116,8 +118,19 @@ fn examine(ctx: &Context, runner: &Runner) -> Vec<Group> {
     ]
 }
 
-/// Found with the first line the tool prints about its version, or missing
-/// with how to install it.
+/// How the package scripts' tools tell their version; none for gofmt,
+/// which has no such flag.
+fn package_tool_version_args(name: &str) -> &'static [&'static str] {
+    match name {
+        "gofmt" => &[],
+        // mawk has no --version; both mawk and gawk take -W version.
+        "awk" => &["-W", "version"],
+        _ => &["--version"],
+    }
+}
+
+/// Found with the first line the tool prints about its version (not asked
+/// with no `version_args`), or missing with how to install it.
 fn tool(runner: &Runner, name: &str, version_args: &[&str]) -> Need {
     let Some(path) = Runner::which(name) else {
         return Need {
@@ -126,6 +139,13 @@ fn tool(runner: &Runner, name: &str, version_args: &[&str]) -> Need {
             path: None,
         };
     };
+    if version_args.is_empty() {
+        return Need {
+            what: name.to_string(),
+            status: Status::Found(format!("{} (it prints no version)", path.display())),
+            path: Some(path),
+        };
+    }
     let step = Step::new(format!("{name} version"), name).args(version_args.iter().copied());
     let version = match runner.capture(&step) {
         Ok(outcome) => {

@@ -40,7 +40,12 @@ fn missing_tools_and_credentials_are_named_with_their_fix() {
     let before = tree.snapshot();
     let home = TempDir::new("doctor-home");
     let bin = TempDir::new("doctor-path");
-    for tool in ["git", "make", "curl"] {
+    // The package scripts' basic tools are there; dpkg-deb is not.
+    let basics = [
+        "bash", "awk", "sed", "grep", "tr", "cp", "mv", "rm", "mkdir", "chmod", "mktemp",
+        "basename", "dirname", "cmp",
+    ];
+    for tool in ["git", "make", "curl"].iter().chain(&basics) {
         std::os::unix::fs::symlink(which(tool), bin.path().join(tool)).unwrap();
     }
     let mut env = blank_env(&home.path().to_string_lossy());
@@ -56,6 +61,12 @@ fn missing_tools_and_credentials_are_named_with_their_fix() {
     ] {
         assert!(line(stdout, what).contains(found), "{what}: {stdout}");
     }
+    // build-package lists what the rendition's Makefile, version.sh and
+    // build.sh call; its version.sh writes gofmt's form without gofmt.
+    for tool in basics {
+        assert!(line(stdout, tool).contains("found"), "{tool}: {stdout}");
+    }
+    assert!(!stdout.contains("gofmt"), "{stdout}");
     for (tool, fix) in [
         ("dpkg-deb", "brew install dpkg"),
         ("packer", "packer.io"),

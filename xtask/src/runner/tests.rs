@@ -395,6 +395,9 @@ fn install_hints_follow_the_runbook() {
     assert!(install_hint("knife").contains("Chef Workstation"));
     assert!(install_hint("chef").contains("Chef Workstation"));
     assert!(install_hint("vault").contains("vault"));
+    assert!(install_hint("gofmt").contains("apt-get install golang-go"));
+    assert!(install_hint("gofmt").contains("brew install go"));
+    assert!(install_hint("mktemp").contains("coreutils"));
     assert!(install_hint("unknown-tool").contains("PATH"));
 }
 

@@ -56,6 +56,20 @@ pub fn install_hint(tool: &str) -> &'static str {
         "gzip" => "on macOS it comes with the system, on Debian/Ubuntu `apt-get install gzip`",
         "xz" => "on macOS `brew install xz`, on Debian/Ubuntu `apt-get install xz-utils`",
         "jq" => "on macOS `brew install jq`, on Debian/Ubuntu `apt-get install jq`",
+        "gofmt" => {
+            "Go's formatter, run by version.sh: on Debian/Ubuntu `apt-get install golang-go`, \
+             on macOS `brew install go`"
+        }
+        "bash" => "on macOS it comes with the system (`brew install bash` for a newer one), on Debian/Ubuntu `apt-get install bash`",
+        "awk" => "on macOS it comes with the system, on Debian/Ubuntu `apt-get install mawk` (or gawk)",
+        "sed" => "on macOS it comes with the system, on Debian/Ubuntu `apt-get install sed`",
+        "grep" => "on macOS it comes with the system, on Debian/Ubuntu `apt-get install grep`",
+        "cmp" => "on macOS it comes with the system, on Debian/Ubuntu `apt-get install diffutils`",
+        "find" => "on macOS it comes with the system, on Debian/Ubuntu `apt-get install findutils`",
+        "tr" | "cat" | "cp" | "mv" | "rm" | "mkdir" | "chmod" | "mktemp" | "basename"
+        | "dirname" | "head" | "tail" | "touch" | "md5sum" | "sha1sum" => {
+            "part of coreutils: on macOS it comes with the system, on Debian/Ubuntu `apt-get install coreutils`"
+        }
         _ => "install it and make sure it is on PATH",
     }
 }
