@@ -282,6 +282,12 @@ pub fn preflight(
         }
     };
 
+    if settings.kind == ScriptKind::PerPlatform && options.ignore_checksum {
+        ctx.warn(format!(
+            "--ignore-checksum changes nothing here: the xtask compares the cloud image's checksum only where {} builds one common image",
+            paths::PACKER_BUILD_SH
+        ));
+    }
     if settings.kind == ScriptKind::Common {
         ctx.say(format!(
             "{COMMON_IMAGE_NOTE} ({} has no platform option)",
@@ -450,7 +456,7 @@ fn cloud_per_platform(
     let network = openstack.network(&settings.network)?;
     say_ok(ctx, &format!("network {} (id {network})", settings.network));
     let mut taken = Vec::new();
-    for (_, name) in targets(ctx, options, settings) {
+    for (_, name) in targets(options, settings) {
         if let Some(image) = openstack.image(&name)? {
             taken.push((name, image.id));
         }
@@ -520,7 +526,7 @@ fn cloud_common(
     let network = openstack.network_from_list(&settings.network)?;
     say_ok(ctx, &format!("network {} (id {network})", settings.network));
     let mut taken = Vec::new();
-    for (_, name) in targets(ctx, options, settings) {
+    for (_, name) in targets(options, settings) {
         for output in template_outputs(ctx, &name) {
             if let Some((id, _)) = images.iter().find(|(_, listed)| *listed == output) {
                 taken.push((output, id.clone()));
@@ -620,11 +626,7 @@ fn artifactory_checksum(
 }
 
 /// The images the builds make, in order: one per platform, or the common one.
-fn targets(
-    _ctx: &Context,
-    options: &ImageOptions,
-    settings: &BuildSettings,
-) -> Vec<(Target, String)> {
+fn targets(options: &ImageOptions, settings: &BuildSettings) -> Vec<(Target, String)> {
     match settings.kind {
         ScriptKind::PerPlatform => options
             .platforms
@@ -788,7 +790,7 @@ fn plan_builds(
     let mut plan = Plan::default();
     let mut builds = Vec::new();
     let var = |name: &str, value: &str| ["-var".to_string(), format!("{name}={value}")];
-    for (target, image) in targets(ctx, options, settings) {
+    for (target, image) in targets(options, settings) {
         let start = |title: String| {
             Step::new(title, "packer")
                 .arg("build")
