@@ -1,8 +1,13 @@
 //! `cargo xtask build-image`: what `openstack-tenant/packer/build.sh` does, with
-//! the secrets kept out of every process's arguments. A preflight that runs
-//! nothing irreversible (the rules, the tag, chef, glance, vault, `packer
-//! validate`), then one packer build per platform, each publishing its image
-//! to glance.
+//! the secrets kept out of every process's arguments and environment. A
+//! preflight that runs nothing irreversible (the rules, the tag, chef, glance,
+//! vault, `packer validate`), then the packer builds, each publishing to glance.
+//!
+//! Two kinds of build.sh are told apart by their text ([`ScriptKind`]): one
+//! with `-p <platform>` (the project's rendition) builds an image per
+//! platform; one without (the real monorepo since its common base image)
+//! builds one image that serves every platform, and first compares glance's
+//! source image with the checksum Artifactory stores for the cloud image.
 //!
 //! `build_images` is the same work without the questions, for `release`.
 
@@ -11,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::bad;
 use crate::context::Context;
@@ -44,6 +49,9 @@ pub struct ImageOptions {
     pub version: String,
     /// The Artifactory user the provisioner installs packages as.
     pub user: String,
+    /// Build even when glance's source image is not the cloud image
+    /// Artifactory stores (build.sh's `-F`).
+    pub ignore_checksum: bool,
 }
 
 impl ImageOptions {
@@ -51,6 +59,60 @@ impl ImageOptions {
         format!("{IMAGE_PREFIX}{}", platform.tag(&self.version))
     }
 }
+
+/// What one packer build makes an image for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Platform(Platform),
+    /// The one common image of a tree whose build.sh has no platform option.
+    Common,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Platform(platform) => platform.name(),
+            Target::Common => "all",
+        }
+    }
+}
+
+/// Which kind of `packer/build.sh` a tree has, told from its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptKind {
+    /// `-p <platform>`: one image per platform, `-vcd`/`-vsphere` tags (the
+    /// project's rendition).
+    PerPlatform,
+    /// No platform option: one image serves every platform (the real
+    /// monorepo since its "common base image for all platforms" change).
+    Common,
+}
+
+impl ScriptKind {
+    /// From the script's `getopts` option string (`p:` takes a platform), or
+    /// without one from its usage text (`-p <platform>`).
+    pub fn of(build_sh: &str) -> ScriptKind {
+        let getopts = formats::regex(r#"getopts\s+["']?([A-Za-z:]+)["']?"#);
+        let per_platform = match getopts.captures(build_sh) {
+            Some(caps) => caps[1].contains("p:"),
+            None => build_sh.contains("-p <platform>"),
+        };
+        if per_platform {
+            ScriptKind::PerPlatform
+        } else {
+            ScriptKind::Common
+        }
+    }
+
+    /// The kind of the tree's build.sh.
+    pub fn read(ctx: &Context) -> Result<ScriptKind> {
+        Ok(ScriptKind::of(&read_build_sh(ctx)?))
+    }
+}
+
+/// What a tree whose build.sh has no platform option says about the platforms.
+pub const COMMON_IMAGE_NOTE: &str =
+    "one common image serves openstack, vcd and vsphere: building it once";
 
 /// How one platform's build ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +137,7 @@ impl BuildState {
 
 #[derive(Debug, Clone)]
 pub struct BuildResult {
-    pub platform: Platform,
+    pub target: Target,
     pub image: String,
     pub state: BuildState,
     pub elapsed: Duration,
@@ -98,7 +160,7 @@ impl flags::BuildImage {
         };
         let prepared = preflight(ctx, &runner, &inventory, &options, mode)?;
         ctx.say(prepared.plan.render(&ctx.paint).trim_end());
-        let count = options.platforms.len();
+        let count = prepared.builds.len();
         let question = format!(
             "Build and publish {count} image{} to glance?",
             if count == 1 { "" } else { "s" }
@@ -144,6 +206,7 @@ impl flags::BuildImage {
             platforms: Platform::selection(&self.platforms, self.all_platforms),
             version,
             user,
+            ignore_checksum: self.ignore_checksum,
         })
     }
 }
@@ -161,7 +224,7 @@ pub enum Mode {
 /// Preflight passed: the plan, and what the builds need while they run.
 pub struct Prepared {
     pub plan: Plan,
-    builds: Vec<(Platform, String)>,
+    builds: Vec<(Target, String)>,
     /// The packer `-var-file` with the secrets; removed when dropped.
     _secrets: Option<SecretFile>,
 }
@@ -219,6 +282,18 @@ pub fn preflight(
         }
     };
 
+    if settings.kind == ScriptKind::PerPlatform && options.ignore_checksum {
+        ctx.warn(format!(
+            "--ignore-checksum changes nothing here: the xtask compares the cloud image's checksum only where {} builds one common image",
+            paths::PACKER_BUILD_SH
+        ));
+    }
+    if settings.kind == ScriptKind::Common {
+        ctx.say(format!(
+            "{COMMON_IMAGE_NOTE} ({} has no platform option)",
+            paths::PACKER_BUILD_SH
+        ));
+    }
     ctx.say(ctx.paint.bold("Preflight:"));
     let ok = |what: String| ctx.say(format!("  {} {what}", ctx.paint.good("ok")));
     ok(format!(
@@ -236,16 +311,20 @@ pub fn preflight(
             .unwrap_or(&inventory.packer_apt_repo.value)
     ));
 
-    let git_tag = git_describe(runner, &ctx.root);
+    let described = Described::read(ctx, runner, settings.kind);
     if mode == Mode::DryRun {
+        let secrets = match settings.kind {
+            ScriptKind::PerPlatform => "ROOT_PASS, GRUB_PW_HASH, TOTP_KEY, ARTIFACTORY_APIKEY",
+            ScriptKind::Common => {
+                "ROOT_PASS, DEBUG_ROOT_PASS, GRUB_PW_HASH, TOTP_KEY, ARTIFACTORY_APIKEY"
+            }
+        };
         let vars = BuildVars {
             source_image: "<source image id from glance>".into(),
             source_checksum: "<its checksum>".into(),
             network: "<network id>".into(),
-            var_file: PathBuf::from(
-                "<0600 var-file: ROOT_PASS, GRUB_PW_HASH, TOTP_KEY, ARTIFACTORY_APIKEY>",
-            ),
-            git_tag,
+            var_file: PathBuf::from(format!("<0600 var-file: {secrets}>")),
+            described,
         };
         validate_template(
             runner,
@@ -254,8 +333,14 @@ pub fn preflight(
                 .dir(Path::new(paths::PACKER_DIR)),
         )?;
         ok(format!("packer validate -syntax-only {TEMPLATE}"));
-        ctx.say("  (dry run: the pins against the APT snapshot, glance, the network, vault and a full `packer validate` are checked by the real run)");
-        let (plan, builds) = plan_builds(inventory, options, &settings, &vars, &[]);
+        let checked = match settings.kind {
+            ScriptKind::PerPlatform => "glance, the network",
+            ScriptKind::Common => {
+                "the cloud image's checksum in Artifactory and glance, the network"
+            }
+        };
+        ctx.say(format!("  (dry run: the pins against the APT snapshot, {checked}, vault and a full `packer validate` are checked by the real run)"));
+        let (plan, builds) = plan_builds(ctx, inventory, options, &settings, &vars, &[]);
         return Ok(Prepared {
             plan,
             builds,
@@ -267,6 +352,86 @@ pub fn preflight(
     crate::deps::preflight_against_snapshot(ctx, runner, inventory)?;
 
     let openstack = OpenStack { runner };
+    let cloud = match settings.kind {
+        ScriptKind::PerPlatform => cloud_per_platform(ctx, &openstack, &settings, options)?,
+        ScriptKind::Common => cloud_common(ctx, runner, &openstack, &settings, options, &apikey)?,
+    };
+
+    let vault = Vault::new(runner, &settings);
+    vault.require_login()?;
+    let password = format!("{}/password", settings.vault_path);
+    let mut secrets = serde_json::Map::new();
+    secrets.insert("ROOT_PASS".into(), vault.field(&password, "value")?.into());
+    if settings.kind == ScriptKind::Common {
+        // build.sh reads it and builds without it when vault has none.
+        let debug = vault.optional_field(ctx, &password, "debug_password")?;
+        secrets.insert("DEBUG_ROOT_PASS".into(), debug.into());
+    }
+    secrets.insert(
+        "GRUB_PW_HASH".into(),
+        vault.field(&password, "grub_pw_hash")?.into(),
+    );
+    secrets.insert(
+        "TOTP_KEY".into(),
+        vault
+            .field(&format!("{}/totp-key", settings.vault_path), "value")?
+            .into(),
+    );
+    secrets.insert("ARTIFACTORY_APIKEY".into(), apikey.into());
+    ok(format!("vault secrets read from {}", vault.addr));
+    let secret_values: Vec<String> = secrets
+        .values()
+        .filter_map(|value| value.as_str())
+        .filter(|value| !value.is_empty())
+        .map(str::to_string)
+        .collect();
+    let var_file = SecretFile::named(
+        "packer-vars.json",
+        Value::Object(secrets).to_string().as_bytes(),
+    )?;
+    let vars = BuildVars {
+        source_image: cloud.source_image,
+        source_checksum: cloud.source_checksum,
+        network: cloud.network,
+        var_file: var_file.path().to_path_buf(),
+        described,
+    };
+    let (plan, builds) = plan_builds(ctx, inventory, options, &settings, &vars, &secret_values);
+    // The full validate of the first build's exact arguments (it authenticates).
+    if let Some(first) = plan.steps.first() {
+        let mut validate = Step::new("packer validate", "packer").arg("validate");
+        validate = validate.args(first.step.arguments().iter().skip(1).cloned());
+        for value in &secret_values {
+            validate = validate.secret(value.clone());
+        }
+        validate_template(runner, &validate.dir(Path::new(paths::PACKER_DIR)))?;
+        ok(format!("packer validate {TEMPLATE}"));
+    }
+    Ok(Prepared {
+        plan,
+        builds,
+        _secrets: Some(var_file),
+    })
+}
+
+/// What the preflight found in the cloud, for packer's command line.
+struct Cloud {
+    source_image: String,
+    source_checksum: String,
+    network: String,
+}
+
+fn say_ok(ctx: &Context, what: &str) {
+    ctx.say(format!("  {} {what}", ctx.paint.good("ok")));
+}
+
+/// The rendition's lookups: glance and neutron by name, as JSON.
+fn cloud_per_platform(
+    ctx: &Context,
+    openstack: &OpenStack,
+    settings: &BuildSettings,
+    options: &ImageOptions,
+) -> Result<Cloud> {
     let source = openstack.image(&settings.cloud_image_tag)?.ok_or_else(|| {
         anyhow::anyhow!(
             "the source image {} is not in glance; upload it (https://cloud-images.ubuntu.com) or set CLOUD_IMAGE_TAG to an image that `openstack image list` shows",
@@ -281,74 +446,270 @@ pub fn preflight(
             source.status
         );
     }
-    ok(format!(
-        "source image {} in glance (id {}, checksum {})",
-        settings.cloud_image_tag, source.id, source.checksum
-    ));
+    say_ok(
+        ctx,
+        &format!(
+            "source image {} in glance (id {}, checksum {})",
+            settings.cloud_image_tag, source.id, source.checksum
+        ),
+    );
     let network = openstack.network(&settings.network)?;
-    ok(format!("network {} (id {network})", settings.network));
+    say_ok(ctx, &format!("network {} (id {network})", settings.network));
     let mut taken = Vec::new();
-    for &platform in &options.platforms {
-        let name = options.image_name(platform);
+    for (_, name) in targets(options, settings) {
         if let Some(image) = openstack.image(&name)? {
-            taken.push(format!(
-                "{name} is already in glance (id {}): a build would publish a second image of that name; delete it (openstack image delete {}) or build a new version",
-                image.id, image.id
-            ));
+            taken.push((name, image.id));
         }
     }
-    if !taken.is_empty() {
-        for problem in &taken {
-            eprintln!("{}: {problem}", ctx.paint.error("error"));
-        }
+    refuse_taken(ctx, &taken)?;
+    Ok(Cloud {
+        source_image: source.id,
+        source_checksum: source.checksum,
+        network,
+    })
+}
+
+/// The real build.sh's lookups: the cloud image's MD5 in Artifactory, the
+/// source image's id in `openstack image list` and its checksum in glance
+/// (they must agree unless --ignore-checksum), the network's id in
+/// `openstack network list`.
+fn cloud_common(
+    ctx: &Context,
+    runner: &Runner,
+    openstack: &OpenStack,
+    settings: &BuildSettings,
+    options: &ImageOptions,
+    apikey: &str,
+) -> Result<Cloud> {
+    let stored = artifactory_checksum(runner, settings, &options.user, apikey)?;
+    say_ok(
+        ctx,
+        &format!(
+            "Artifactory stores MD5 {stored} for the cloud image {}",
+            settings.cloud_image_path()
+        ),
+    );
+    let images = openstack.image_list()?;
+    let Some((source, _)) = images
+        .iter()
+        .find(|(_, name)| *name == settings.cloud_image_tag)
+    else {
+        anyhow::bail!(
+            "the source image {} is not in glance (`openstack image list` does not show it); upload the cloud image {} under that name, or set CLOUD_IMAGE_TAG to one it shows",
+            settings.cloud_image_tag,
+            settings.cloud_image_path()
+        );
+    };
+    let checksum = openstack.image_checksum(source)?;
+    if checksum == stored {
+        say_ok(
+            ctx,
+            &format!(
+                "source image {} in glance (id {source}) has that checksum",
+                settings.cloud_image_tag
+            ),
+        );
+    } else if options.ignore_checksum {
+        ctx.warn(format!(
+            "ignoring the checksum mismatch of the source image {} in glance (id {source}): glance has {checksum}, Artifactory stores {stored} (--ignore-checksum)",
+            settings.cloud_image_tag
+        ));
+    } else {
+        eprintln!(
+            "{}: the source image {} in glance (id {source}) has checksum {checksum}, but Artifactory stores {stored} for the cloud image {}: glance's copy is not the image this build expects. Upload the right one to glance, or pass --ignore-checksum to build from it anyway (build.sh's -F); nothing was built",
+            ctx.paint.error("error"),
+            settings.cloud_image_tag,
+            settings.cloud_image_path()
+        );
         return Err(AlreadyReported.into());
     }
-    ok("no image of these names in glance yet".into());
-
-    let vault = Vault::new(runner, &settings);
-    vault.require_login()?;
-    let secrets = json!({
-        "ROOT_PASS": vault.field(&format!("{}/password", settings.vault_path), "value")?,
-        "GRUB_PW_HASH": vault.field(&format!("{}/password", settings.vault_path), "grub_pw_hash")?,
-        "TOTP_KEY": vault.field(&format!("{}/totp-key", settings.vault_path), "value")?,
-        "ARTIFACTORY_APIKEY": apikey,
-    });
-    ok(format!("vault secrets read from {}", vault.addr));
-    // Named as build.sh named them on their way into the var-file.
-    let secret_values: Vec<(String, String)> = secrets
-        .as_object()
-        .map(|map| {
-            map.iter()
-                .filter_map(|(key, value)| {
-                    Some((format!("MEX_{key}"), value.as_str()?.to_string()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let var_file = SecretFile::named("packer-vars.json", secrets.to_string().as_bytes())?;
-    let vars = BuildVars {
-        source_image: source.id.clone(),
-        source_checksum: source.checksum.clone(),
-        network,
-        var_file: var_file.path().to_path_buf(),
-        git_tag,
-    };
-    let (plan, builds) = plan_builds(inventory, options, &settings, &vars, &secret_values);
-    // The full validate of the first build's exact arguments (it authenticates).
-    if let Some(first) = plan.steps.first() {
-        let mut validate = Step::new("packer validate", "packer").arg("validate");
-        validate = validate.args(first.step.arguments().iter().skip(1).cloned());
-        for (key, value) in &secret_values {
-            validate = validate.secret_env(key.clone(), value.clone());
+    let network = openstack.network_from_list(&settings.network)?;
+    say_ok(ctx, &format!("network {} (id {network})", settings.network));
+    let mut taken = Vec::new();
+    for (_, name) in targets(options, settings) {
+        for output in template_outputs(ctx, &name) {
+            if let Some((id, _)) = images.iter().find(|(_, listed)| *listed == output) {
+                taken.push((output, id.clone()));
+            }
         }
-        validate_template(runner, &validate.dir(Path::new(paths::PACKER_DIR)))?;
-        ok(format!("packer validate {TEMPLATE}"));
     }
-    Ok(Prepared {
-        plan,
-        builds,
-        _secrets: Some(var_file),
+    refuse_taken(ctx, &taken)?;
+    Ok(Cloud {
+        source_image: source.clone(),
+        source_checksum: checksum,
+        network,
     })
+}
+
+/// Images of the output names already in glance: a build would publish a
+/// second image of the same name.
+fn refuse_taken(ctx: &Context, taken: &[(String, String)]) -> Result<()> {
+    if taken.is_empty() {
+        say_ok(ctx, "no image of these names in glance yet");
+        return Ok(());
+    }
+    for (name, id) in taken {
+        eprintln!(
+            "{}: {name} is already in glance (id {id}): a build would publish a second image of that name; delete it (openstack image delete {id}) or build a new version",
+            ctx.paint.error("error")
+        );
+    }
+    Err(AlreadyReported.into())
+}
+
+/// The MD5 Artifactory stores for the cloud image, asked as build.sh asks
+/// (`GET <base>/api/storage/<path>`, `.checksums.md5`); the credentials reach
+/// curl only as a config on its standard input.
+fn artifactory_checksum(
+    runner: &Runner,
+    settings: &BuildSettings,
+    user: &str,
+    apikey: &str,
+) -> Result<String> {
+    let url = format!(
+        "{}/api/storage/{}",
+        settings.artifactory_url,
+        settings.cloud_image_path()
+    );
+    let both = format!("{user}:{apikey}");
+    let config = format!(
+        "user = \"{}\"\n",
+        both.replace('\\', "\\\\").replace('"', "\\\"")
+    );
+    let step = Step::new("ask Artifactory for the cloud image's checksum", "curl")
+        .args([
+            "-q",
+            "--config",
+            "-",
+            "--silent",
+            "--show-error",
+            "--location",
+            "--connect-timeout",
+            "30",
+            "--write-out",
+            "\n%{http_code}",
+            &url,
+        ])
+        .stdin(config.into_bytes())
+        .secret(apikey);
+    let outcome = runner.capture(&step)?;
+    if !outcome.ok {
+        anyhow::bail!(
+            "cannot ask Artifactory for the cloud image's checksum at {url}: curl said: {} (set ARTIFACTORY_URL for another Artifactory)",
+            outcome.output.trim()
+        );
+    }
+    let (body, status) = outcome
+        .stdout
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", outcome.stdout.trim()));
+    match status.trim() {
+        "200" => {}
+        "401" | "403" => anyhow::bail!(
+            "Artifactory refused the API key of {user} (HTTP {}) for {url}: check ${APIKEY_ENV} or ~/{APIKEY_FILE}, and --user",
+            status.trim()
+        ),
+        "404" => anyhow::bail!(
+            "Artifactory has no cloud image at {url} (HTTP 404): check ARTIFACTORY_ARTIFACTS_TAG and CLOUD_IMAGE in {}",
+            paths::PACKER_BUILD_SH
+        ),
+        other => anyhow::bail!("Artifactory answered HTTP {other} for {url}; expected 200"),
+    }
+    let json: Value = serde_json::from_str(body)
+        .with_context(|| format!("Artifactory's answer for {url} is not JSON"))?;
+    json.pointer("/checksums/md5")
+        .and_then(Value::as_str)
+        .filter(|md5| !md5.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("Artifactory's answer for {url} has no checksums.md5"))
+}
+
+/// The images the builds make, in order: one per platform, or the common one.
+fn targets(options: &ImageOptions, settings: &BuildSettings) -> Vec<(Target, String)> {
+    match settings.kind {
+        ScriptKind::PerPlatform => options
+            .platforms
+            .iter()
+            .map(|&platform| (Target::Platform(platform), options.image_name(platform)))
+            .collect(),
+        ScriptKind::Common => vec![(Target::Common, settings.common_image_name(&options.version))],
+    }
+}
+
+/// The glance images one build makes: each builder's `image_name` of the
+/// template with OUTPUT_IMAGE_NAME filled in (the real template also builds
+/// `<name>-dbg`); just `name` when the template says nothing readable.
+fn template_outputs(ctx: &Context, name: &str) -> Vec<String> {
+    let tree = WorkTree {
+        root: ctx.root.clone(),
+    };
+    let text = read_text(&tree, &format!("{}/{TEMPLATE}", paths::PACKER_DIR))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let user_var = formats::regex(r"\{\{\s*user\s+`OUTPUT_IMAGE_NAME`\s*\}\}");
+    let mut names: Vec<String> = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|json| json.get("builders").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|builder| builder.get("image_name").and_then(Value::as_str))
+        .map(|pattern| user_var.replace_all(pattern, name).into_owned())
+        .filter(|output| !output.contains("{{"))
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        names.push(name.to_string());
+    }
+    names
+}
+
+/// `git describe` as build.sh records it: GITTAG, and for the real build.sh
+/// MEX_BUILD (`--long`). A checkout without a tag gets the commit instead.
+#[derive(Debug, Clone)]
+struct Described {
+    git_tag: String,
+    mex_build: Option<String>,
+}
+
+impl Described {
+    fn read(ctx: &Context, runner: &Runner, kind: ScriptKind) -> Described {
+        let describe = |args: &[&str]| -> Option<String> {
+            runner
+                .query(&ctx.root, "git", args)
+                .ok()
+                .filter(|answer| answer.ok)
+                .map(|answer| String::from_utf8_lossy(&answer.stdout).trim().to_string())
+                .filter(|text| !text.is_empty())
+        };
+        match kind {
+            ScriptKind::PerPlatform => Described {
+                git_tag: describe(&["describe", "--tags", "--always"])
+                    .unwrap_or_else(|| "unknown".to_string()),
+                mex_build: None,
+            },
+            ScriptKind::Common => {
+                if let (Some(git_tag), Some(mex_build)) = (
+                    describe(&["describe", "--tags"]),
+                    describe(&["describe", "--long", "--tags"]),
+                ) {
+                    return Described {
+                        git_tag,
+                        mex_build: Some(mex_build),
+                    };
+                }
+                let commit = describe(&["describe", "--always"]).unwrap_or_default();
+                ctx.warn(format!(
+                    "no git tag reaches HEAD, so `git describe --tags` has nothing to say: GITTAG and MEX_BUILD are the commit `{commit}` (build.sh would leave them empty); tag the release commit for a named build"
+                ));
+                Described {
+                    git_tag: commit.clone(),
+                    mex_build: Some(commit),
+                }
+            }
+        }
+    }
 }
 
 /// The rules, and chef already pointing VMs at this version and snapshot
@@ -412,52 +773,78 @@ struct BuildVars {
     source_checksum: String,
     network: String,
     var_file: PathBuf,
-    git_tag: String,
+    described: Described,
 }
 
-/// One packer build per platform, in order; each publishes to glance.
+/// One packer build per platform, or the one common build, in order; each
+/// publishes to glance. The variables are build.sh's, in its order; the
+/// secrets are only in the var-file (and hidden wherever output shows them).
 fn plan_builds(
+    ctx: &Context,
     inventory: &Inventory,
     options: &ImageOptions,
     settings: &BuildSettings,
     vars: &BuildVars,
-    secrets: &[(String, String)],
-) -> (Plan, Vec<(Platform, String)>) {
+    secrets: &[String],
+) -> (Plan, Vec<(Target, String)>) {
     let mut plan = Plan::default();
     let mut builds = Vec::new();
-    for &platform in &options.platforms {
-        let image = options.image_name(platform);
-        let var = |name: &str, value: &str| ["-var".to_string(), format!("{name}={value}")];
-        let mut step = Step::new(format!("packer build ({})", platform.name()), "packer")
-            .arg("build")
-            .arg(format!("-var-file={}", vars.var_file.display()))
-            .args(var("OUTPUT_IMAGE_NAME", &image))
-            .args(var("SRC_IMG", &vars.source_image))
-            .args(var("SRC_IMG_CHECKSUM", &vars.source_checksum))
-            .args(var("NETWORK", &vars.network))
-            .args(var("FLAVOR", &settings.flavor))
-            .args(var("ARTIFACTORY_USER", &options.user))
-            .args(var("ARTIFACTORY_ARTIFACTS_TAG", &settings.artifacts_tag))
-            .args(var("APT_REPO", &inventory.packer_apt_repo.value))
-            .args(var("PACKAGE_VERSION", &options.version))
-            .args(var("OUTPUT_PLATFORM", platform.name()))
-            .args(var("TAG", &platform.tag(&options.version)))
-            .args(var("GITTAG", &vars.git_tag))
-            .args(var("VAULT", &settings.vault))
-            .args(var("TRACE", "no"))
-            .arg(TEMPLATE)
-            .dir(Path::new(paths::PACKER_DIR));
-        // Packer reads them from the var-file; as secret variables they are
-        // also hidden wherever the output shows them, and refused in arguments.
-        for (key, value) in secrets {
-            step = step.secret_env(key.clone(), value.clone());
+    let var = |name: &str, value: &str| ["-var".to_string(), format!("{name}={value}")];
+    for (target, image) in targets(options, settings) {
+        let start = |title: String| {
+            Step::new(title, "packer")
+                .arg("build")
+                .arg(format!("-var-file={}", vars.var_file.display()))
+        };
+        let (mut step, publishes) = match target {
+            Target::Platform(platform) => (
+                start(format!("packer build ({})", platform.name()))
+                    .args(var("OUTPUT_IMAGE_NAME", &image))
+                    .args(var("SRC_IMG", &vars.source_image))
+                    .args(var("SRC_IMG_CHECKSUM", &vars.source_checksum))
+                    .args(var("NETWORK", &vars.network))
+                    .args(var("FLAVOR", &settings.flavor))
+                    .args(var("ARTIFACTORY_USER", &options.user))
+                    .args(var("ARTIFACTORY_ARTIFACTS_TAG", &settings.artifacts_tag))
+                    .args(var("APT_REPO", &inventory.packer_apt_repo.value))
+                    .args(var("PACKAGE_VERSION", &options.version))
+                    .args(var("OUTPUT_PLATFORM", platform.name()))
+                    .args(var("TAG", &platform.tag(&options.version)))
+                    .args(var("GITTAG", &vars.described.git_tag))
+                    .args(var("VAULT", &settings.vault))
+                    .args(var("TRACE", "no")),
+                format!("publishes the image {image} to glance"),
+            ),
+            Target::Common => (
+                start("packer build (one common image for openstack, vcd and vsphere)".into())
+                    .args(var("OUTPUT_IMAGE_NAME", &image))
+                    .args(var("SRC_IMG", &vars.source_image))
+                    .args(var("SRC_IMG_CHECKSUM", &vars.source_checksum))
+                    .args(var("NETWORK", &vars.network))
+                    .args(var("ARTIFACTORY_USER", &options.user))
+                    .args(var("ARTIFACTORY_ARTIFACTS_TAG", &settings.artifacts_tag))
+                    .args(var("APT_REPO", &inventory.packer_apt_repo.value))
+                    .args(var("TAG", &options.version))
+                    .args(var("GITTAG", &vars.described.git_tag))
+                    .args(var("FLAVOR", &settings.flavor))
+                    .args(var("VAULT", &settings.vault))
+                    .args(var("TRACE", "no"))
+                    .args(var(
+                        "MEX_BUILD",
+                        vars.described.mex_build.as_deref().unwrap_or_default(),
+                    )),
+                format!(
+                    "publishes {} to glance",
+                    template_outputs(ctx, &image).join(" and ")
+                ),
+            ),
+        };
+        step = step.arg(TEMPLATE).dir(Path::new(paths::PACKER_DIR));
+        for value in secrets {
+            step = step.secret(value.clone());
         }
-        plan.push(
-            step,
-            true,
-            Some(format!("publishes the image {image} to glance")),
-        );
-        builds.push((platform, image));
+        plan.push(step, true, Some(publishes));
+        builds.push((target, image));
     }
     (plan, builds)
 }
@@ -467,12 +854,12 @@ pub fn build(ctx: &Context, runner: &Runner, prepared: Prepared) -> Result<Vec<B
     let total = prepared.plan.len();
     let mut results = Vec::new();
     let mut stopped = false;
-    for (i, (planned, (platform, image))) in
+    for (i, (planned, (target, image))) in
         prepared.plan.steps.iter().zip(&prepared.builds).enumerate()
     {
         if stopped || Runner::interrupted() {
             results.push(BuildResult {
-                platform: *platform,
+                target: *target,
                 image: image.clone(),
                 state: BuildState::NotRun,
                 elapsed: Duration::ZERO,
@@ -493,7 +880,7 @@ pub fn build(ctx: &Context, runner: &Runner, prepared: Prepared) -> Result<Vec<B
         }
         stopped = state != BuildState::Built;
         results.push(BuildResult {
-            platform: *platform,
+            target: *target,
             image: image.clone(),
             state,
             elapsed: outcome.elapsed,
@@ -552,7 +939,7 @@ fn finish(ctx: &Context, results: &[BuildResult], table: bool) -> Result<()> {
         if let Some(log) = &result.log {
             ctx.say(format!(
                 "log of the failed {} build: {}",
-                result.platform.name(),
+                result.target.name(),
                 log.display()
             ));
         }
@@ -575,7 +962,7 @@ pub fn summary_table(results: &[BuildResult]) -> String {
         .iter()
         .map(|r| {
             [
-                r.platform.name().to_string(),
+                r.target.name().to_string(),
                 r.image.clone(),
                 r.state.name().to_string(),
                 match r.state {
@@ -677,37 +1064,37 @@ fn read_apikey(user: &str) -> Result<(String, String)> {
     ))
 }
 
-/// `git describe --tags --always` of the checkout, as build.sh records it in the image.
-fn git_describe(runner: &Runner, root: &Path) -> String {
-    runner
-        .query(root, "git", &["describe", "--tags", "--always"])
-        .ok()
-        .filter(|answer| answer.ok)
-        .map(|answer| String::from_utf8_lossy(&answer.stdout).trim().to_string())
-        .filter(|tag| !tag.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
-}
-
 /// What build.sh fixes for every build, read from it so that the monorepo
 /// stays the one place that says; the environment overrides what build.sh
-/// lets it override (CLOUD_IMAGE_TAG, VAULT, FLAVOR).
+/// lets it override (CLOUD_IMAGE_TAG, VAULT, FLAVOR), and ARTIFACTORY_URL
+/// its Artifactory.
 #[derive(Debug, Clone)]
 pub struct BuildSettings {
+    pub kind: ScriptKind,
     pub artifacts_tag: String,
     pub cloud_image_tag: String,
+    /// The network's name: NETWORK_NAME, or what build.sh greps the network list for.
     pub network: String,
     pub vault_path: String,
     pub vault: String,
     pub flavor: String,
+    /// ARTIFACTORY_URL, else build.sh's ARTIFACTORY_BASEURL; no trailing `/`.
+    pub artifactory_url: String,
+    /// The cloud image's file name in Artifactory (CLOUD_IMAGE).
+    pub cloud_image: String,
+    /// The output image's name before `-v<tag>` (OUTPUT_IMAGE_NAME).
+    pub image_prefix: String,
+    /// What the real build.sh appends after the tag: `_uncompressed`.
+    pub image_suffix: String,
 }
 
 impl BuildSettings {
     pub fn read(ctx: &Context) -> Result<BuildSettings> {
-        let tree = WorkTree {
-            root: ctx.root.clone(),
-        };
-        let text = read_text(&tree, paths::PACKER_BUILD_SH)?
-            .ok_or_else(|| bad!("{} not found", paths::PACKER_BUILD_SH))?;
+        BuildSettings::parse(&read_build_sh(ctx)?)
+    }
+
+    fn parse(text: &str) -> Result<BuildSettings> {
+        let kind = ScriptKind::of(text);
         let mut missing = Vec::new();
         let mut value = |name: &str, env: bool| -> String {
             let from_env = env
@@ -715,20 +1102,38 @@ impl BuildSettings {
                 .flatten()
                 .filter(|v| !v.is_empty());
             from_env
-                .or_else(|| shell_default(&text, name))
+                .or_else(|| shell_default(text, name))
                 .unwrap_or_else(|| {
                     missing.push(name.to_string());
                     String::new()
                 })
         };
-        let settings = BuildSettings {
-            artifacts_tag: value("ARTIFACTORY_ARTIFACTS_TAG", false),
-            cloud_image_tag: value("CLOUD_IMAGE_TAG", true),
-            network: value("NETWORK_NAME", false),
-            vault_path: value("VAULT_PATH", false),
-            vault: value("VAULT", true),
-            flavor: value("FLAVOR", true),
+        let artifacts_tag = value("ARTIFACTORY_ARTIFACTS_TAG", false);
+        let cloud_image_tag = value("CLOUD_IMAGE_TAG", true);
+        let vault_path = value("VAULT_PATH", false);
+        let vault = value("VAULT", true);
+        let flavor = value("FLAVOR", true);
+        // Only the common build needs these: the checksum comparison and the
+        // image name build.sh makes.
+        let (base, cloud_image, image_prefix) = match kind {
+            ScriptKind::Common => (
+                value("ARTIFACTORY_BASEURL", false),
+                value("CLOUD_IMAGE", false),
+                value("OUTPUT_IMAGE_NAME", false),
+            ),
+            ScriptKind::PerPlatform => (
+                shell_default(text, "ARTIFACTORY_BASEURL").unwrap_or_default(),
+                shell_default(text, "CLOUD_IMAGE").unwrap_or_default(),
+                IMAGE_PREFIX.trim_end_matches("-v").to_string(),
+            ),
         };
+        let network = shell_default(text, "NETWORK_NAME").or_else(|| network_in_lookup(text));
+        if network.is_none() {
+            missing.push(
+                "the network (NETWORK_NAME, or `openstack network list … | grep ' <name>$'`)"
+                    .to_string(),
+            );
+        }
         if !missing.is_empty() {
             return Err(bad!(
                 "{}: cannot find the value of {} (expected lines like `NAME='value'`, `NAME=\"${{NAME:-value}}\"` or `: \"${{NAME:=value}}\"`)",
@@ -736,8 +1141,68 @@ impl BuildSettings {
                 missing.join(", ")
             ));
         }
-        Ok(settings)
+        let from_env = std::env::var("ARTIFACTORY_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty());
+        let artifactory_url = match (&from_env, kind) {
+            (Some(url), _) => crate::artifactory::base_url(Some(url))
+                .map_err(|err| bad!("ARTIFACTORY_URL: {err}"))?,
+            (None, ScriptKind::Common) => crate::artifactory::base_url(Some(&base))
+                .map_err(|err| bad!("{}: ARTIFACTORY_BASEURL: {err}", paths::PACKER_BUILD_SH))?,
+            (None, ScriptKind::PerPlatform) => base.trim_end_matches('/').to_string(),
+        };
+        // OUTPUT_IMAGE_NAME="${OUTPUT_IMAGE_NAME}-${OUTPUT_TAG}_uncompressed"
+        let suffix = formats::regex(
+            r#"OUTPUT_IMAGE_NAME="\$\{OUTPUT_IMAGE_NAME\}-\$\{OUTPUT_TAG\}([A-Za-z0-9_.-]*)""#,
+        );
+        let image_suffix = suffix
+            .captures(text)
+            .map(|caps| caps[1].to_string())
+            .unwrap_or_default();
+        Ok(BuildSettings {
+            kind,
+            artifacts_tag,
+            cloud_image_tag,
+            network: network.unwrap_or_default(),
+            vault_path,
+            vault,
+            flavor,
+            artifactory_url,
+            cloud_image,
+            image_prefix,
+            image_suffix,
+        })
     }
+
+    /// Where Artifactory keeps the cloud image: `baseimage-build/<tag>/<file>`.
+    pub fn cloud_image_path(&self) -> String {
+        format!(
+            "baseimage-build/{}/{}",
+            self.artifacts_tag, self.cloud_image
+        )
+    }
+
+    /// The common image's name in glance: `mobiledgex-v4.10.0_uncompressed`.
+    pub fn common_image_name(&self, version: &str) -> String {
+        format!("{}-v{version}{}", self.image_prefix, self.image_suffix)
+    }
+}
+
+fn read_build_sh(ctx: &Context) -> Result<String> {
+    let tree = WorkTree {
+        root: ctx.root.clone(),
+    };
+    read_text(&tree, paths::PACKER_BUILD_SH)?
+        .ok_or_else(|| bad!("{} not found", paths::PACKER_BUILD_SH))
+}
+
+/// The name build.sh looks the network up by when it greps the list:
+/// `openstack network list -c ID -c Name -f value | grep ' external-network-shared$'`.
+fn network_in_lookup(text: &str) -> Option<String> {
+    let lookup = formats::regex(
+        r#"(?s)openstack\s+network\s+list\b.{0,300}?grep\s+(?:-\w+\s+)*['"] ?([A-Za-z0-9._-]+)\$['"]"#,
+    );
+    lookup.captures(text).map(|caps| caps[1].to_string())
 }
 
 /// A literal value build.sh gives `name`: `NAME='v'`, `NAME="${NAME:-v}"` or
@@ -802,6 +1267,62 @@ impl OpenStack<'_> {
         }))
     }
 
+    /// `openstack image list -c ID -c Name -f value`: (id, name) pairs.
+    fn image_list(&self) -> Result<Vec<(String, String)>> {
+        let step = Step::new("list glance's images", "openstack")
+            .args(["image", "list", "-c", "ID", "-c", "Name", "-f", "value"]);
+        Ok(id_name_pairs(&self.answer(&step, "is openrc sourced?")?))
+    }
+
+    /// `openstack image show -c checksum -f value <id>`.
+    fn image_checksum(&self, id: &str) -> Result<String> {
+        let step = Step::new(format!("ask glance for the checksum of {id}"), "openstack")
+            .args(["image", "show", "-c", "checksum", "-f", "value", id]);
+        let checksum = self.answer(&step, "")?.trim().to_string();
+        if checksum.is_empty() || checksum == "None" {
+            anyhow::bail!(
+                "glance has no checksum for the image {id} (`{}`)",
+                step.command_line()
+            );
+        }
+        Ok(checksum)
+    }
+
+    /// The network's id from `openstack network list -c ID -c Name -f value`,
+    /// found by its exact name, as build.sh finds it.
+    fn network_from_list(&self, name: &str) -> Result<String> {
+        let step = Step::new("list the networks", "openstack")
+            .args(["network", "list", "-c", "ID", "-c", "Name", "-f", "value"]);
+        id_name_pairs(&self.answer(&step, "is openrc sourced?")?)
+            .into_iter()
+            .find(|(_, listed)| listed == name)
+            .map(|(id, _)| id)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the network {name} is not in `{}`: the build needs it (ask the cloud's admins, or check the openrc's project)",
+                    step.command_line()
+                )
+            })
+    }
+
+    /// What a query printed; an error with its message when it failed.
+    fn answer(&self, step: &Step, hint: &str) -> Result<String> {
+        let outcome = self.runner.capture(step)?;
+        if !outcome.ok {
+            anyhow::bail!(
+                "`{}` failed{}: {}",
+                step.command_line(),
+                if hint.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({hint})")
+                },
+                outcome.output.trim()
+            );
+        }
+        Ok(outcome.stdout)
+    }
+
     fn network(&self, name: &str) -> Result<String> {
         let step = Step::new(format!("look up network {name}"), "openstack")
             .args(["network", "show", "-f", "json", name]);
@@ -821,6 +1342,14 @@ impl OpenStack<'_> {
             .map(str::to_string)
             .ok_or_else(|| anyhow::anyhow!("`{}` gave no id", step.command_line()))
     }
+}
+
+/// `<id> <name>` lines (`-c ID -c Name -f value`); a name may hold blanks.
+fn id_name_pairs(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| line.trim().split_once(' '))
+        .map(|(id, name)| (id.to_string(), name.trim().to_string()))
+        .collect()
 }
 
 /// The vault that holds the image's root password, GRUB hash and TOTP key.
@@ -853,6 +1382,19 @@ impl<'a> Vault<'a> {
             self.addr,
             self.addr
         ))
+    }
+
+    /// A field build.sh reads but builds without: empty, with a warning,
+    /// when vault has none.
+    fn optional_field(&self, ctx: &Context, path: &str, field: &str) -> Result<String> {
+        match self.field(path, field) {
+            Ok(value) => Ok(value),
+            Err(_) if Runner::interrupted() => Err(AlreadyReported.into()),
+            Err(err) => {
+                ctx.warn(format!("{err:#}; building without it, as build.sh does"));
+                Ok(String::new())
+            }
+        }
     }
 
     /// `vault kv get -field=<field> <path>`: the secret, never shown.
@@ -910,10 +1452,75 @@ mod tests {
         assert_eq!(shell_default(BUILD_SH, "FLAVOR"), None);
     }
 
+    /// The parts of the real monorepo's build.sh that the settings come from.
+    const REAL_BUILD_SH: &str = r#"ARTIFACTORY_BASEURL='https://artifactory.mobiledgex.net/artifactory'
+ARTIFACTORY_ARTIFACTS_TAG='2021-10-05'
+CLOUD_IMAGE='ubuntu-18.04-server-cloudimg-amd64.img'
+OUTPUT_IMAGE_NAME='mobiledgex'
+VAULT_PATH="secret/accounts/baseimage"
+: ${CLOUD_IMAGE_TAG:=ubuntu-18.04-server-cloudimg-amd64-2021-10-05}
+: ${VAULT:=vault-main.mobiledgex.net}
+: ${FLAVOR:=m4.small}
+while getopts ":dhf:i:o:t:FTu:" OPT; do
+OUTPUT_IMAGE_NAME="${OUTPUT_IMAGE_NAME}-${OUTPUT_TAG}_uncompressed"
+NETWORK=$( openstack network list -c ID -c Name -f value \
+	| grep ' external-network-shared$' \
+	| cut -d' ' -f1 )
+"#;
+
+    #[test]
+    fn tells_the_kinds_of_build_sh_apart() {
+        assert_eq!(ScriptKind::of(REAL_BUILD_SH), ScriptKind::Common);
+        let rendition = include_str!("../../openstack-tenant/packer/build.sh");
+        assert_eq!(ScriptKind::of(rendition), ScriptKind::PerPlatform);
+        // Without getopts, the usage text decides.
+        assert_eq!(
+            ScriptKind::of(" -p <platform>    Platform\n"),
+            ScriptKind::PerPlatform
+        );
+    }
+
+    #[test]
+    fn reads_the_real_build_sh_settings() {
+        let settings = BuildSettings::parse(REAL_BUILD_SH).unwrap();
+        assert_eq!(settings.kind, ScriptKind::Common);
+        assert_eq!(settings.network, "external-network-shared");
+        assert_eq!(
+            settings.cloud_image_path(),
+            "baseimage-build/2021-10-05/ubuntu-18.04-server-cloudimg-amd64.img"
+        );
+        assert_eq!(
+            settings.common_image_name("4.10.0"),
+            "mobiledgex-v4.10.0_uncompressed"
+        );
+        assert_eq!(settings.vault_path, "secret/accounts/baseimage");
+        // The rendition names its network in NETWORK_NAME.
+        let rendition =
+            BuildSettings::parse(include_str!("../../openstack-tenant/packer/build.sh")).unwrap();
+        assert_eq!(rendition.kind, ScriptKind::PerPlatform);
+        assert_eq!(rendition.network, "external-network-shared");
+        // Neither: the error says what it looked for.
+        let err = BuildSettings::parse(&REAL_BUILD_SH.replace("network list", "net ls"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NETWORK_NAME"), "{err}");
+    }
+
+    #[test]
+    fn id_name_pairs_read_value_lines() {
+        assert_eq!(
+            id_name_pairs("abc external-network-shared\ndef a name with blanks\n\n"),
+            [
+                ("abc".to_string(), "external-network-shared".to_string()),
+                ("def".to_string(), "a name with blanks".to_string())
+            ]
+        );
+    }
+
     #[test]
     fn summary_table_aligns_columns() {
         let result = |platform, image: &str, state, secs| BuildResult {
-            platform,
+            target: Target::Platform(platform),
             image: image.into(),
             state,
             elapsed: Duration::from_secs(secs),

@@ -265,6 +265,11 @@ pub struct BuildImage {
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
 
+    /// Build even when glance's source image differs from the cloud image
+    /// Artifactory stores (build.sh's -F).
+    #[arg(long)]
+    pub ignore_checksum: bool,
+
     #[command(flatten)]
     pub confirm: Confirm,
 }

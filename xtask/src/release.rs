@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::bad;
-use crate::build_image::{self, BuildState, ImageOptions};
+use crate::build_image::{self, BuildState, ImageOptions, ScriptKind};
 use crate::build_package;
 use crate::bump_base_image::{self, Edits};
 use crate::changeset::Changeset;
@@ -32,6 +32,8 @@ enum Work {
     BuildPackage,
     PublishPackage,
     BuildImage(Platform),
+    /// The one image of a tree whose build.sh has no platform option.
+    BuildCommonImage,
     ChefPolicy,
 }
 
@@ -42,6 +44,7 @@ impl Work {
             Work::BuildPackage => "build-package".into(),
             Work::PublishPackage => "publish-package".into(),
             Work::BuildImage(platform) => format!("build-image:{}", platform.name()),
+            Work::BuildCommonImage => "build-image".into(),
             Work::ChefPolicy => "chef-policy".into(),
         }
     }
@@ -52,6 +55,7 @@ impl Work {
             "build-package" => Work::BuildPackage,
             "publish-package" => Work::PublishPackage,
             "chef-policy" => Work::ChefPolicy,
+            "build-image" => Work::BuildCommonImage,
             other => {
                 let name = other.strip_prefix("build-image:")?;
                 Work::BuildImage(*Platform::ALL.iter().find(|p| p.name() == name)?)
@@ -63,7 +67,7 @@ impl Work {
     fn irreversible(&self) -> bool {
         matches!(
             self,
-            Work::PublishPackage | Work::BuildImage(_) | Work::ChefPolicy
+            Work::PublishPackage | Work::BuildImage(_) | Work::BuildCommonImage | Work::ChefPolicy
         )
     }
 }
@@ -229,7 +233,11 @@ impl flags::Release {
         if self.publish {
             works.push(Work::PublishPackage);
         }
-        works.extend(platforms.iter().map(|p| Work::BuildImage(*p)));
+        // The tree's build.sh decides: an image per platform, or one for all.
+        match build_image::ScriptKind::read(ctx)? {
+            ScriptKind::PerPlatform => works.extend(platforms.iter().map(|p| Work::BuildImage(*p))),
+            ScriptKind::Common => works.push(Work::BuildCommonImage),
+        }
         works.push(Work::ChefPolicy);
         release.steps = works
             .into_iter()
@@ -287,6 +295,9 @@ fn title(work: &Work, release: &Release) -> String {
         Work::BuildPackage => format!("build and verify mobiledgex_{v}_amd64.deb"),
         Work::PublishPackage => format!("publish mobiledgex_{v}_amd64.deb to Artifactory"),
         Work::BuildImage(p) => format!("build image mobiledgex-v{} ({})", p.tag(v), p.name()),
+        Work::BuildCommonImage => {
+            format!("build image mobiledgex-v{v}, one common image for openstack, vcd and vsphere")
+        }
         Work::ChefPolicy => "update the chef policy: cookbook upload and base.lock.json".into(),
     }
 }
@@ -312,6 +323,10 @@ fn commands(work: &Work, release: &Release) -> Vec<String> {
             "curl --head <artifactory>/packages/pool/<deb>".into(),
             "curl --upload-file <deb> <artifactory>/packages/pool/<deb>;deb.distribution=…".into(),
         ],
+        Work::BuildCommonImage => vec![format!(
+            "cargo xtask build-image --all-platforms --user {} --tag {}",
+            release.user, release.version
+        )],
         Work::BuildImage(p) => vec![format!(
             "cargo xtask build-image --platform {} --user {} --tag {}",
             p.name(),
@@ -445,11 +460,16 @@ fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> R
             };
             build_package::publish(ctx, runner, &options)?;
         }
-        Work::BuildImage(platform) => {
+        Work::BuildImage(_) | Work::BuildCommonImage => {
+            let platforms = match work {
+                Work::BuildImage(platform) => vec![*platform],
+                _ => release.platforms.clone(),
+            };
             let options = ImageOptions {
-                platforms: vec![*platform],
+                platforms,
                 version: release.version.clone(),
                 user: release.user.clone(),
+                ignore_checksum: false,
             };
             let results = build_image::build_images(ctx, runner, &options)?;
             if results.iter().any(|r| r.state != BuildState::Built) {
@@ -512,7 +532,12 @@ fn reconcile(ctx: &Context, release: &mut Release) -> Result<()> {
             && s.inputs.get("package_inputs") != now.get("package_inputs")
     });
     if package_changed {
-        let shipped = done(&|w| matches!(w, Work::PublishPackage | Work::BuildImage(_)));
+        let shipped = done(&|w| {
+            matches!(
+                w,
+                Work::PublishPackage | Work::BuildImage(_) | Work::BuildCommonImage
+            )
+        });
         if shipped {
             let next = Semver::parse(&release.version)
                 .map(|v| v.next_patch().to_string())

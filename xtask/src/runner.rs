@@ -571,7 +571,7 @@ impl Runner {
 fn refuse_leaks(step: &Step) -> Result<()> {
     match step.leaked_secret() {
         Some(place) => anyhow::bail!(
-            "refusing to run `{}`: a secret value would show in {place}; pass it with secret_env or in a SecretFile",
+            "refusing to run `{}`: a secret value would show in {place}; pass it in a SecretFile or on standard input (Step::secret), or with secret_env",
             step.program()
         ),
         None => Ok(()),

@@ -495,3 +495,28 @@ fn pins_apt_cannot_install_from_the_snapshot_stop_before_the_cloud() {
         "nothing asked of the cloud or vault"
     );
 }
+
+#[test]
+fn ignore_checksum_says_it_changes_nothing_where_images_are_per_platform() {
+    let tree = Tree::with_git(Layout::A);
+    let fakes = Fakes::new();
+    let run = fakes.run(
+        &tree,
+        &[
+            "build-image",
+            "--ignore-checksum",
+            "--all-platforms",
+            "--dry-run",
+        ],
+    );
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("--ignore-checksum changes nothing here"),
+        "{}",
+        run.stderr
+    );
+    // The rendition's build.sh takes -p: an image per platform, no common note.
+    assert!(run.stdout.contains("Plan (3 steps):"), "{}", run.stdout);
+    assert!(!run.stdout.contains("one common image"), "{}", run.stdout);
+}

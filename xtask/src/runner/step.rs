@@ -21,6 +21,8 @@ pub struct Step {
     dir: Option<PathBuf>,
     env: Vec<(String, String)>,
     secret_env: Vec<(String, String)>,
+    /// Secret values the tool gets another way (a SecretFile, standard input).
+    hidden: Vec<String>,
     stdin: Option<Vec<u8>>,
 }
 
@@ -33,6 +35,7 @@ impl Step {
             dir: None,
             env: Vec::new(),
             secret_env: Vec::new(),
+            hidden: Vec::new(),
             stdin: None,
         }
     }
@@ -63,10 +66,22 @@ impl Step {
         self
     }
 
+    // For a tool that reads a secret only from its environment; build-image's
+    // packer gets its secrets in a var-file instead (see `Step::secret`).
+    #[allow(dead_code)]
     /// An environment variable whose value is a secret: passed to the child,
     /// shown as `K=***`, and replaced by `***` wherever the tool prints it.
     pub fn secret_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Step {
         self.secret_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// A secret value the tool reads some other way (from a [`super::SecretFile`]
+    /// or its standard input), not from this step's environment: refused in
+    /// arguments and environment like a secret variable, and replaced by `***`
+    /// wherever the tool prints it.
+    pub fn secret(mut self, value: impl Into<String>) -> Step {
+        self.hidden.push(value.into());
         self
     }
 
@@ -142,7 +157,12 @@ impl Step {
 
     /// Replaces every secret value of this step by `***`.
     pub(super) fn redactor(&self) -> Redactor {
-        Redactor::new(self.secret_env.iter().map(|(_, value)| value.as_str()))
+        Redactor::new(
+            self.secret_env
+                .iter()
+                .map(|(_, value)| value.as_str())
+                .chain(self.hidden.iter().map(String::as_str)),
+        )
     }
 
     /// The first place where a secret value would show: an argument or a

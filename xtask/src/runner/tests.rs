@@ -283,6 +283,35 @@ fn a_secret_in_an_argument_is_refused_before_running() {
 }
 
 #[test]
+fn a_hidden_secret_is_redacted_refused_in_arguments_and_not_in_the_environment() {
+    let tmp = TempDir::new("hidden");
+    let h = Harness::new(tmp.path());
+    // The tool reads the secret from its standard input and prints it, and
+    // whether its environment holds it.
+    let step = sh(
+        "Read a secret",
+        "read -r value; echo \"got $value\"; env | grep -c 'hunter3[3]' || true",
+    )
+    .stdin(b"hunter33\n".to_vec())
+    .secret("hunter33");
+    let outcome = h.runner.step(1, 1, &step).unwrap();
+    assert!(outcome.ok, "{outcome:?}");
+    assert!(outcome.output.contains("got ***\n"), "{outcome:?}");
+    assert!(
+        outcome.output.contains("\n0\n"),
+        "not in the environment: {outcome:?}"
+    );
+    assert!(!h.printed().contains("hunter33"));
+    assert!(!fs::read_to_string(&outcome.log)
+        .unwrap()
+        .contains("hunter33"));
+
+    let leak = sh("Leak", "true hunter33").secret("hunter33");
+    let err = h.runner.step(1, 1, &leak).unwrap_err().to_string();
+    assert!(err.contains("argument 2"), "{err}");
+}
+
+#[test]
 fn stdin_is_fed_when_given_and_empty_otherwise() {
     let tmp = TempDir::new("stdin");
     let h = Harness::new(tmp.path());

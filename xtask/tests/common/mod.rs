@@ -544,11 +544,12 @@ pub fn assert_text_matches(actual: &str, name: &str) {
 
 /// The fake secrets the fake tools hand out (fake vault) and the tests put in
 /// place (Artifactory API key); none may show in an argument, output or log.
-pub const FAKE_SECRETS: [&str; 4] = [
+pub const FAKE_SECRETS: [&str; 5] = [
     "s3cr3t-root-pw-4242",
     "S3CR3TGRUBHASH4242",
     "S3CR3TTOTPKEY4242",
     "ak-s3cr3t-artifactory-7777",
+    "s3cr3t-debug-pw-4242",
 ];
 
 /// The fake tools of `fixtures/bin` first on PATH, their argument log and

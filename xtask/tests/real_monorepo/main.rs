@@ -6,5 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod build_image;
 mod build_package;
 mod check;
+mod release;
