@@ -8,5 +8,6 @@ mod common;
 
 mod build_image;
 mod build_package;
+mod bump_base_image;
 mod check;
 mod release;
