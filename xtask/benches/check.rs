@@ -5,7 +5,7 @@
 //! Run: `cargo bench -p xtask --bench check`. Target: under 10 ms each, and the
 //! padded tree within 1.3x of the bare one.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::fs;

@@ -12,7 +12,7 @@
 //! Corpus files never put a `.` right next to the version (the other
 //! difference, `3.0.1.2`), nor are hidden (ripgrep skips those).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeSet;

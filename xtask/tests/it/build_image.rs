@@ -2,7 +2,7 @@
 //! openstack, vault and packer build (tests/fixtures/bin), on copies of the
 //! monorepo in both chef layouts.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

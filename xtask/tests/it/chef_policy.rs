@@ -1,7 +1,7 @@
 //! `cargo xtask chef-policy` end to end with fake knife and chef
 //! (tests/fixtures/bin) against a fake chef server, in both chef layouts.
 
-mod common;
+use crate::common;
 
 use common::{monorepo_files, Fakes, Layout, Tree};
 

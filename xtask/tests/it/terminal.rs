@@ -2,7 +2,7 @@
 //! (util-linux `script`), per stream and with NO_COLOR winning; and, without
 //! `-C`, the checkout found from where it runs rather than where it was built.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

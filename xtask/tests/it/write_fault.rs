@@ -16,7 +16,7 @@
 //! this machine lacks is skipped with a printed notice, and fails the test
 //! under CI (`CI` set).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -3,7 +3,7 @@
 //! injected at each step in turn; `--resume` then finishes the release with
 //! no step done twice.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `cargo xtask versions`: every site with file:line and value, grouped by what
 //! must agree, each group with its verdict; `--json` gives the same for scripts.
 
-mod common;
+use crate::common;
 
 use common::{assert_text_matches, Layout, Run, Tree};
 use serde_json::{json, Value};

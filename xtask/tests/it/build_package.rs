@@ -1,7 +1,7 @@
 //! `build-package` end to end: real make and dpkg-deb on a copy of the
 //! rendition, and a small HTTP server on 127.0.0.1 standing in for Artifactory.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

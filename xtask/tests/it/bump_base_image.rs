@@ -2,7 +2,7 @@
 //! on the realistic overlay, the preview, the bad-input matrix, the dirty and
 //! downgrade guards, the cookbook bump, and a property test (bump, then back).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

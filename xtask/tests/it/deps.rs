@@ -3,7 +3,7 @@
 //! layouts and on the realistic overlay, the kubernetes trio, apt's report
 //! read from a decorated packer log (file and stdin), and bad input.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

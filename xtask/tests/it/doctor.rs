@@ -1,7 +1,7 @@
 //! `doctor` end to end: with PATH limited to a few real tools, and with
 //! everything there (the fake chef/knife/openstack/vault/packer and real tools).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

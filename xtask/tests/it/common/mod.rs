@@ -1,15 +1,13 @@
 //! Shared by the end-to-end tests: monorepo trees copied from the repository's
 //! own rendition (layout A) or with a fixture overlay, the built binary, git,
 //! and byte-for-byte snapshots of a whole tree.
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(dead_code)] // the benchmarks include it too, and use only parts
 
 pub mod apt;
 
 // What the unit tests also use: CI-aware skips and the machine's apt indexes.
-#[path = "../../src/test_support.rs"]
-mod test_support;
-#[allow(unused_imports)] // each test binary uses a different part
-pub use test_support::{apt_package_indexes, in_ci, read_apt_index, skip_or_fail, NO_APT_INDEX};
+#[allow(unused_imports)] // the benchmarks use none of them
+pub use xtask::test_support::{apt_package_indexes, read_apt_index, skip_or_fail};
 pub mod artifactory;
 pub mod http;
 

@@ -3,7 +3,7 @@
 //! `Packages.gz`, with and without Basic authentication), local `.gz`/`.xz`
 //! files, and the real Debian bookworm index of this machine.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -1,7 +1,7 @@
 //! `cargo xtask mentions`: which files and lines it reports, what it skips, its
 //! output in both forms, and bad input.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::symlink;

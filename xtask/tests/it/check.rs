@@ -4,7 +4,7 @@
 //! the human report (a snapshot, colour off) and `--json`; the pre-commit hook
 //! end to end through a real `git commit`.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsString;
 use std::fs;

@@ -3,9 +3,6 @@
 //! ordinary commits must get through the hook, and every command must run on
 //! it. Skipped with a notice where `../shared` is absent; never under CI.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod build_image;
 mod build_package;
 mod bump_base_image;

@@ -1,6 +1,6 @@
 //! `cargo xtask chef-push` end to end with the fake chef (tests/fixtures/bin).
 
-mod common;
+use crate::common;
 
 use common::{monorepo_files, Fakes, Layout, Tree};
 

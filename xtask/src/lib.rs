@@ -1,0 +1,67 @@
+//! `cargo xtask`: the edge-cloud-infra base VM image release as a few safe
+//! commands. The library holds every command; `main.rs` only calls [`main`].
+
+mod artifactory;
+mod build_image;
+mod build_package;
+mod bump_base_image;
+mod changeset;
+mod check;
+mod checksum;
+mod chef_policy;
+mod chef_push;
+mod context;
+mod cookbooks;
+mod debian;
+mod deps;
+mod diff;
+mod doctor;
+mod error;
+mod flags;
+mod formats;
+mod git;
+mod install_hooks;
+mod mentions;
+mod plan;
+mod release;
+mod rules;
+mod runner;
+mod semver;
+mod sites;
+mod style;
+/// Shared with the integration tests: CI-aware skips and apt indexes.
+#[doc(hidden)]
+pub mod test_support;
+mod tree;
+mod versions;
+
+use clap::Parser;
+
+use crate::flags::Cmd;
+
+/// Parses the command line, builds the context, dispatches; exits with the
+/// status the error asks for.
+pub fn main() {
+    let flags = flags::Xtask::parse();
+    let result = context::Context::from_flags(&flags).and_then(|ctx| match flags.cmd {
+        Cmd::Versions(cmd) => cmd.run(&ctx),
+        Cmd::Check(cmd) => cmd.run(&ctx),
+        Cmd::BumpBaseImage(cmd) => cmd.run(&ctx),
+        Cmd::Mentions(cmd) => cmd.run(&ctx),
+        Cmd::Deps(cmd) => cmd.run(&ctx),
+        Cmd::BuildPackage(cmd) => cmd.run(&ctx),
+        Cmd::BuildImage(cmd) => cmd.run(&ctx),
+        Cmd::ChefPolicy(cmd) => cmd.run(&ctx),
+        Cmd::ChefPush(cmd) => cmd.run(&ctx),
+        Cmd::Doctor(cmd) => cmd.run(&ctx),
+        Cmd::InstallHooks(cmd) => cmd.run(&ctx),
+        Cmd::Release(cmd) => cmd.run(&ctx),
+    });
+    if let Err(err) = result {
+        if !error::already_reported(&err) {
+            let paint = style::Paint::new(flags.color);
+            eprintln!("{}: {err:#}", paint.error("error"));
+        }
+        std::process::exit(error::exit_status(&err));
+    }
+}
