@@ -8,6 +8,9 @@ use anyhow::{Context as _, Result};
 use crate::bad;
 use crate::runner::Runner;
 
+#[cfg(test)]
+pub mod memory;
+
 pub trait Tree {
     /// The file's bytes, or `None` when there is no such file.
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>>;
