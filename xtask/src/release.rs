@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 
 use crate::bad;
@@ -693,13 +693,12 @@ fn save(ctx: &Context, release: &Release) -> Result<()> {
         "saved_unix": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "steps": steps,
     });
-    let dir = ctx.path(paths::XTASK_STATE_DIR);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Runner::private_state_dir(&ctx.root)?;
     let mut changes = Changeset::new(&ctx.root);
     changes.write(
         std::path::Path::new(STATE_FILE),
         serde_json::to_string_pretty(&state)? + "\n",
-        0o644,
+        0o600,
     )?;
     changes.apply()?;
     Ok(())
