@@ -81,6 +81,7 @@ impl Credentials {
                 "Artifactory credentials from {source}: the user and the password cannot contain control characters (line breaks, tabs)"
             ));
         }
+        crate::runner::remember_secret(password);
         Ok(Credentials {
             user: user.to_string(),
             password: password.to_string(),
@@ -459,6 +460,9 @@ fn excerpt(body: &str) -> String {
 /// standard input, quiet but for errors, a bounded connection wait.
 fn curl(title: String) -> Step {
     Step::new(title, "curl").args([
+        // First, or curl reads ~/.curlrc anyway: a `verbose` there would
+        // print the Authorization header.
+        "-q",
         "--config",
         "-",
         "--silent",

@@ -1025,6 +1025,7 @@ fn require_openstack_credentials() -> Result<()> {
 /// (where build.sh reads it).
 fn artifactory_apikey(user: &str) -> Result<String> {
     let (key, from) = read_apikey(user)?;
+    crate::runner::remember_secret(&key);
     // A few characters would also be found inside ordinary words, and is no key.
     if key.chars().count() < 8 {
         return Err(bad!(
@@ -1407,6 +1408,8 @@ impl<'a> Vault<'a> {
         ]);
         let outcome = self.runner.capture(&step)?;
         let value = outcome.stdout.trim_end_matches(['\n', '\r']).to_string();
+        // No child inherits a variable that holds it (see runner::env).
+        crate::runner::remember_secret(&value);
         if !outcome.ok || value.is_empty() {
             let said = if outcome.ok {
                 "it is empty".to_string()

@@ -28,7 +28,7 @@ use crate::diff;
 use crate::flags;
 use crate::sites::Site;
 use crate::style::Paint;
-use crate::tree::{Tree, WorkTree};
+use crate::tree::{self, Tree, WorkTree};
 
 /// Every planned edit of one command, keyed by the path shown to the user
 /// (relative to the root, or absolute for a file outside it).
@@ -333,17 +333,19 @@ impl Changeset {
     fn entry(&mut self, key: &str) -> Result<&mut Entry> {
         if !self.files.contains_key(key) {
             let path = self.root.join(key);
-            // Follow a symlink so that renaming over the target keeps the link.
-            let target = match fs::symlink_metadata(&path) {
-                Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(&path)
-                    .map_err(|err| bad!("{key}: cannot follow the link: {err}"))?,
-                _ => path,
+            // Follow a symlink so that renaming over the target keeps the
+            // link; a file of the checkout must stay inside it (an absolute
+            // path outside the root, a git hook, is the caller's choice).
+            let target = if Path::new(key).is_absolute() {
+                match fs::symlink_metadata(&path) {
+                    Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(&path)
+                        .map_err(|err| bad!("{key}: cannot follow the link: {err}"))?,
+                    _ => path,
+                }
+            } else {
+                tree::write_target(&self.root, key)?
             };
-            let original = match fs::read(&target) {
-                Ok(bytes) => Some(bytes),
-                Err(err) if err.kind() == ErrorKind::NotFound => None,
-                Err(err) => return Err(bad!("cannot read {key}: {err}")),
-            };
+            let original = tree::read_bounded(&target, key, tree::MAX_FILE_BYTES)?;
             let entry = Entry {
                 target,
                 original,

@@ -494,14 +494,36 @@ pub fn execute(ctx: &Context, runner: &Runner, work: PolicyWork) -> Result<()> {
     for policy in &work.locks {
         n += 1;
         let lock = paths::lock_for(policy);
-        let mut removal = Changeset::new(&ctx.root);
-        if ctx.root.join(&lock).exists() {
-            removal.remove(&lock)?;
-            removal.apply()?;
-            ctx.say(format!("removed {lock}"));
-        }
-        let outcome = runner.step(n, total, &work.plan.steps[n - 1].step)?;
-        if !outcome.ok {
+        // The lock as it was, to put back byte for byte if `chef install`
+        // does not write a new one.
+        let tree = crate::tree::WorkTree {
+            root: ctx.root.clone(),
+        };
+        let kept = match crate::tree::Tree::read(&tree, &lock)? {
+            Some(bytes) => {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(ctx.root.join(&lock))
+                    .map(|meta| meta.permissions().mode() & 0o7777)
+                    .unwrap_or(0o644);
+                let mut removal = Changeset::new(&ctx.root);
+                removal.remove(&lock)?;
+                removal.apply()?;
+                ctx.say(format!("removed {lock}"));
+                Some((bytes, mode))
+            }
+            None => None,
+        };
+        let outcome = runner.step(n, total, &work.plan.steps[n - 1].step);
+        if !outcome.as_ref().is_ok_and(|outcome| outcome.ok) {
+            if let Some((bytes, mode)) = kept {
+                let mut back = Changeset::new(&ctx.root);
+                back.restore(&lock, bytes, mode)?;
+                back.apply()?;
+                ctx.say(format!(
+                    "restored {lock} as it was: `chef install` did not regenerate it"
+                ));
+            }
+            outcome?;
             return stop_after_failure(ctx);
         }
         verify_lock(ctx, policy, work.upload.as_ref())?;

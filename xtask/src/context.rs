@@ -21,17 +21,9 @@ pub enum Verbosity {
 /// Why a folder was taken as the monorepo root: shown with -v, and in errors.
 enum RootSource {
     Flag,
-    /// `cargo run` / `cargo xtask` names the crate it runs: its workspace.
-    CargoRun {
-        manifest_dir: PathBuf,
-    },
     /// The nearest checkout above the current folder.
     CurrentFolder {
         cwd: PathBuf,
-    },
-    /// Nothing else found: the checkout this binary was compiled in.
-    BuiltIn {
-        cwd: Option<PathBuf>,
     },
 }
 
@@ -39,62 +31,39 @@ impl RootSource {
     fn why(&self) -> String {
         match self {
             RootSource::Flag => "given with -C".to_string(),
-            RootSource::CargoRun { manifest_dir } => format!(
-                "the workspace of the crate cargo runs, CARGO_MANIFEST_DIR={}",
-                manifest_dir.display()
-            ),
             RootSource::CurrentFolder { cwd } => {
                 format!(
                     "the checkout that holds the current folder {}",
                     cwd.display()
                 )
             }
-            RootSource::BuiltIn { cwd: Some(cwd) } => format!(
-                "no checkout holds the current folder {}, so the one this binary was built in",
-                cwd.display()
-            ),
-            RootSource::BuiltIn { cwd: None } => {
-                "the current folder is unknown, so the checkout this binary was built in"
-                    .to_string()
-            }
         }
     }
 }
 
-/// The root, found once: -C; else the workspace `cargo run` names (when it is a
-/// checkout); else the nearest checkout above the current folder, so a binary
-/// run directly judges the checkout it is run in, not the one it was built in;
-/// else the compile-time checkout.
-fn find_root(flags: &Xtask) -> (PathBuf, RootSource) {
+/// The root, found once: -C, else the nearest checkout above the current
+/// folder. Nothing else: not the checkout this binary was built in, not a
+/// `CARGO_MANIFEST_DIR` from the environment (`cargo xtask` keeps the folder
+/// it was invoked in as the current one, so the current folder is enough).
+/// Outside a checkout, without -C, there is no root: exit 2.
+fn find_root(flags: &Xtask) -> Result<(PathBuf, RootSource)> {
     if let Some(dir) = &flags.root {
-        return (dir.clone(), RootSource::Flag);
+        return Ok((dir.clone(), RootSource::Flag));
     }
-    if let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR").filter(|v| !v.is_empty()) {
-        let manifest_dir = PathBuf::from(manifest_dir);
-        // Set by cargo for whatever it runs; only a crate inside a checkout counts.
-        if let Some(workspace) = manifest_dir.parent().filter(|dir| is_checkout(dir)) {
-            return (
-                workspace.to_path_buf(),
-                RootSource::CargoRun {
-                    manifest_dir: manifest_dir.clone(),
-                },
-            );
-        }
+    let cwd = std::env::current_dir().map_err(|err| {
+        bad!("cannot tell the current folder ({err}); pass the checkout with -C <DIR>")
+    })?;
+    match cwd.ancestors().find(|dir| is_checkout(dir)) {
+        Some(checkout) => Ok((
+            checkout.to_path_buf(),
+            RootSource::CurrentFolder { cwd: cwd.clone() },
+        )),
+        None => Err(bad!(
+            "no edge-cloud-infra checkout holds the current folder {} (none of its folders has {}); run the xtask inside a checkout or pass it with -C <DIR>. Nothing was read, written or run.",
+            cwd.display(),
+            paths::MAKEFILE
+        )),
     }
-    let cwd = std::env::current_dir().ok();
-    if let Some(cwd) = &cwd {
-        if let Some(checkout) = cwd.ancestors().find(|dir| is_checkout(dir)) {
-            return (
-                checkout.to_path_buf(),
-                RootSource::CurrentFolder { cwd: cwd.clone() },
-            );
-        }
-    }
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    (built_in, RootSource::BuiltIn { cwd })
 }
 
 /// An edge-cloud-infra checkout: it has the base image package's Makefile.
@@ -112,7 +81,7 @@ pub struct Context {
 
 impl Context {
     pub fn from_flags(flags: &Xtask) -> Result<Context> {
-        let (root, found) = find_root(flags);
+        let (root, found) = find_root(flags)?;
         let root = root.canonicalize().map_err(|err| {
             bad!(
                 "cannot use {} as the monorepo root ({}): {err}",

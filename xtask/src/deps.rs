@@ -16,7 +16,7 @@ use anyhow::Result;
 use crate::bad;
 use crate::changeset::{self, Changeset};
 use crate::context::Context;
-use crate::debian::version::{without_revision, DebVersion};
+use crate::debian::version::{upstream_only, without_revision, DebVersion};
 use crate::flags;
 use crate::rules::{self, Finding, KUBERNETES_PACKAGES};
 use crate::sites::{self, paths, Inventory};
@@ -118,7 +118,7 @@ pub fn repin(
         moved.push((name.clone(), pin.version.clone(), version.clone()));
         if name == "chef" {
             for site in &inventory.chef_clients {
-                changes.set_site(site, without_revision(version))?;
+                changes.set_site(site, upstream_only(version))?;
             }
         }
     }
@@ -129,7 +129,7 @@ pub fn repin(
 /// has the wanted version (that is how `deps set chef=…` repairs drift).
 pub fn align_chef_client(inventory: &Inventory, changes: &mut Changeset) -> Result<()> {
     if let Some(pin) = inventory.dependencies.get("chef") {
-        let wanted = without_revision(&pin.version);
+        let wanted = upstream_only(&pin.version);
         for site in inventory.chef_clients.iter().filter(|s| s.value != wanted) {
             changes.set_site(site, wanted)?;
         }
@@ -167,13 +167,13 @@ pub fn verify_repinned(changes: &Changeset, moved: &[(String, String, String)]) 
             for site in after
                 .chef_clients
                 .iter()
-                .filter(|site| site.value != without_revision(version))
+                .filter(|site| site.value != upstream_only(version))
             {
                 wrong.push(format!(
                     "{} reads {} after the edit, not {}",
                     site.location(),
                     site.value,
-                    without_revision(version)
+                    upstream_only(version)
                 ));
             }
         }

@@ -60,6 +60,19 @@ pub enum Cmd {
     Release(Release),
 }
 
+impl Cmd {
+    /// Commands that write no file and run no tool but queries: a closed
+    /// pipe on their output ends them at once (see `output`).
+    pub fn only_reads(&self) -> bool {
+        match self {
+            Cmd::Versions(_) | Cmd::Check(_) | Cmd::Mentions(_) | Cmd::Doctor(_) => true,
+            Cmd::Deps(deps) => matches!(deps, Deps::Show { .. } | Deps::Outdated(_)),
+            Cmd::Release(release) => release.status,
+            _ => false,
+        }
+    }
+}
+
 /// How a writing or running command proceeds after its preview.
 #[derive(Debug, Clone, Copy, Default, Args)]
 pub struct Confirm {

@@ -1,6 +1,24 @@
 //! `cargo xtask`: the edge-cloud-infra base VM image release as a few safe
 //! commands. The library holds every command; `main.rs` only calls [`main`].
 
+// Every `print!`/`println!`/`eprint!`/`eprintln!` in this crate goes through
+// `output::write`, which knows what a closed pipe means (see `output`);
+// std's would panic. Defined before the modules, so it is the one they see.
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::output::write(false, format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { $crate::output::write(false, format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::write(false, format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::output::write(true, format_args!($($arg)*)) };
+}
+macro_rules! eprintln {
+    () => { $crate::output::write(true, format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::write(true, format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod artifactory;
 mod build_image;
 mod build_package;
@@ -22,6 +40,7 @@ mod formats;
 mod git;
 mod install_hooks;
 mod mentions;
+mod output;
 mod plan;
 mod release;
 mod rules;
@@ -43,6 +62,9 @@ use crate::flags::Cmd;
 /// status the error asks for.
 pub fn main() {
     let flags = flags::Xtask::parse();
+    if flags.cmd.only_reads() {
+        output::end_on_closed_pipe();
+    }
     let result = context::Context::from_flags(&flags).and_then(|ctx| match flags.cmd {
         Cmd::Versions(cmd) => cmd.run(&ctx),
         Cmd::Check(cmd) => cmd.run(&ctx),

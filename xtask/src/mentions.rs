@@ -19,7 +19,7 @@
 //! on exactly these two differences.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
 
@@ -455,12 +455,11 @@ fn relative(root: &Path, path: &Path) -> String {
     }
 }
 
-/// Writes to stdout; a reader that went away (`| head`) is not an error.
+/// Writes to stdout; a reader that went away (`| head`) ends the command
+/// as it ends any Unix tool (see `output`).
 fn emit(text: &str) -> Result<()> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    print!("{text}");
+    Ok(())
 }
 
 impl flags::Mentions {

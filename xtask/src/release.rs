@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 
 use crate::bad;
@@ -21,7 +21,7 @@ use crate::flags::{self, Platform};
 use crate::runner::Runner;
 use crate::semver::Semver;
 use crate::sites::{self, paths, Inventory};
-use crate::tree::WorkTree;
+use crate::tree::{Tree as _, WorkTree};
 
 const STATE_FILE: &str = "target/xtask/release.json";
 
@@ -486,13 +486,106 @@ fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> R
 /// What a done step's result depends on: the version sites and the package's inputs.
 fn fingerprint(ctx: &Context, release: &Release) -> Result<Value> {
     let inventory = load_inventory(ctx)?;
-    let read = |rel: &str| std::fs::read(ctx.path(rel)).unwrap_or_default();
     Ok(json!({
         "version": inventory.package_version.value,
         "apt_snapshot": inventory.packer_apt_repo.snapshot(),
-        "package_inputs": checksum::sha1_hex(&[read(paths::MAKEFILE), read(paths::DEPENDENCIES)].concat()),
+        "package_inputs": package_inputs(ctx)?,
         "release_version": release.version,
     }))
+}
+
+/// Everything `make` builds the .deb from: every file of the package folder
+/// (the Makefile, `dependencies`, `description`, the maintainer scripts, the
+/// installed scripts and units, whatever is added later) and
+/// `packages/build.sh`, each as `path → sha1 of its mode and bytes`. What
+/// make itself writes there (`mobiledgex_<version>/`, the .deb) is output.
+fn package_inputs(ctx: &Context) -> Result<Value> {
+    let tree = WorkTree {
+        root: ctx.root.clone(),
+    };
+    let mut files = serde_json::Map::new();
+    let mut add = |rel: &str, meta: &std::fs::Metadata| -> Result<()> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Some(bytes) = tree.read(rel)? else {
+            return Ok(());
+        };
+        let mode = format!("{:o}\0", meta.permissions().mode() & 0o777);
+        let hash = checksum::sha1_hex(&[mode.as_bytes(), &bytes].concat());
+        files.insert(rel.to_string(), Value::String(hash));
+        Ok(())
+    };
+    let package = ctx.path(paths::PACKAGE_DIR);
+    let output_prefix = format!("{}_", package_name(ctx));
+    let walk = walkdir::WalkDir::new(&package)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| {
+            let name = entry.file_name().to_string_lossy();
+            entry.depth() != 1 || !(name.starts_with(&output_prefix) || name.ends_with(".deb"))
+        });
+    for entry in walk {
+        let entry = entry.map_err(|err| bad!("cannot read the package folder: {err}"))?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(&ctx.root)
+            .unwrap_or(entry.path())
+            .to_string_lossy()
+            .into_owned();
+        let meta =
+            std::fs::metadata(entry.path()).map_err(|err| bad!("cannot read {rel}: {err}"))?;
+        add(&rel, &meta)?;
+    }
+    let build_sh = ctx.path(paths::PACKAGE_BUILD_SH);
+    if let Ok(meta) = std::fs::metadata(&build_sh) {
+        add(paths::PACKAGE_BUILD_SH, &meta)?;
+    }
+    Ok(Value::Object(files))
+}
+
+/// The Makefile's `PACKAGE` (`mobiledgex`): make's output is named after it.
+fn package_name(ctx: &Context) -> String {
+    let tree = WorkTree {
+        root: ctx.root.clone(),
+    };
+    crate::tree::read_text(&tree, paths::MAKEFILE)
+        .ok()
+        .flatten()
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let (key, value) = line.split_once('=')?;
+                (key.trim() == "PACKAGE").then(|| value.trim().to_string())
+            })
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "mobiledgex".to_string())
+}
+
+/// The package files that differ between two `package_inputs`, for messages.
+fn changed_inputs(before: Option<&Value>, now: Option<&Value>) -> String {
+    let (Some(before), Some(now)) = (
+        before.and_then(Value::as_object),
+        now.and_then(Value::as_object),
+    ) else {
+        return "its files".to_string();
+    };
+    let changed: Vec<String> = before
+        .iter()
+        .filter(|(path, hash)| now.get(*path) != Some(*hash))
+        .map(|(path, _)| path.rsplit('/').next().unwrap_or(path).to_string())
+        .chain(
+            now.keys()
+                .filter(|path| !before.contains_key(*path))
+                .map(|path| format!("{} (new)", path.rsplit('/').next().unwrap_or(path))),
+        )
+        .collect();
+    if changed.is_empty() {
+        "its files".to_string()
+    } else {
+        changed.join(", ")
+    }
 }
 
 /// --resume refuses when the tree no longer matches what a done step used.
@@ -526,12 +619,16 @@ fn reconcile(ctx: &Context, release: &mut Release) -> Result<()> {
         }
     }
     let now = fingerprint(ctx, release)?;
-    let package_changed = release.steps.iter().any(|s| {
+    let package_changed = release.steps.iter().find(|s| {
         s.work == Work::BuildPackage
             && s.state == StepState::Done
             && s.inputs.get("package_inputs") != now.get("package_inputs")
     });
-    if package_changed {
+    if let Some(built) = package_changed {
+        let what = changed_inputs(
+            built.inputs.get("package_inputs"),
+            now.get("package_inputs"),
+        );
         let shipped = done(&|w| {
             matches!(
                 w,
@@ -543,12 +640,12 @@ fn reconcile(ctx: &Context, release: &mut Release) -> Result<()> {
                 .map(|v| v.next_patch().to_string())
                 .unwrap_or_else(|_| "<next version>".into());
             why.push(format!(
-                "the package's Makefile or dependencies changed after the package {} was published or built into an image, so a new version must carry them: cargo xtask release {next}",
+                "the package's inputs changed ({what}) after the package {} was published or built into an image, so a new version must carry them: cargo xtask release {next}",
                 release.version
             ));
         } else {
             ctx.warn(format!(
-                "the package's Makefile or dependencies changed since it was built: step build-package runs again for {}",
+                "the package's inputs changed since it was built ({what}): step build-package runs again for {}",
                 release.version
             ));
             for step in release
@@ -693,28 +790,31 @@ fn save(ctx: &Context, release: &Release) -> Result<()> {
         "saved_unix": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "steps": steps,
     });
-    let dir = ctx.path(paths::XTASK_STATE_DIR);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Runner::private_state_dir(&ctx.root)?;
     let mut changes = Changeset::new(&ctx.root);
     changes.write(
         std::path::Path::new(STATE_FILE),
         serde_json::to_string_pretty(&state)? + "\n",
-        0o644,
+        0o600,
     )?;
     changes.apply()?;
     Ok(())
 }
 
 fn load(ctx: &Context) -> Result<Release> {
-    let path = ctx.path(STATE_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+    // Bounded, and never a FIFO or a device (which would hang `--status`).
+    let text = match crate::tree::read_text(
+        &WorkTree {
+            root: ctx.root.clone(),
+        },
+        STATE_FILE,
+    )? {
+        Some(text) => text,
+        None => {
             return Err(bad!(
             "no release is recorded in {STATE_FILE}; start one with cargo xtask release <VERSION>"
         ))
         }
-        Err(err) => return Err(bad!("cannot read {STATE_FILE}: {err}")),
     };
     let broken = |what: &str| {
         bad!("{STATE_FILE} is damaged ({what}); start a new release with cargo xtask release <VERSION>")

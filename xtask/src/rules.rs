@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::debian::version::{without_revision, DebVersion};
+use crate::debian::version::{upstream_only, without_revision, DebVersion};
 use crate::formats::lock_json::{self, Lock};
 use crate::formats::ruby::{self, Literal, Precedence, Requirement};
 use crate::semver::{chef_constraint_allows, Semver};
@@ -258,9 +258,13 @@ fn chef_client(inv: &Inventory, findings: &mut Vec<Finding>) {
         }
         return;
     };
-    let pinned = without_revision(&pin.version);
-    // The pin's Debian revision (`-1`), kept when the image follows the policy.
-    let revision = &pin.version[pinned.len()..];
+    // chef names a version without epoch or revision: `1:17.8.25-1` is `17.8.25`.
+    let pinned = upstream_only(&pin.version);
+    // The pin's epoch (`1:`) and Debian revision (`-1`), kept when the image
+    // follows the policy.
+    let with_epoch = without_revision(&pin.version);
+    let epoch = &with_epoch[..with_epoch.len() - pinned.len()];
+    let revision = &pin.version[with_epoch.len()..];
     for site in &inv.chef_clients {
         if site.value == pinned {
             continue;
@@ -282,7 +286,7 @@ fn chef_client(inv: &Inventory, findings: &mut Vec<Finding>) {
             ],
             // Either side can move: the image to the policy's chef, or the policy to the image's.
             help: Some(format!(
-                "cargo xtask deps set chef={}{revision} (or set default['chef_client_updater']['version'] to '{pinned}' in {}, then {})",
+                "cargo xtask deps set chef={epoch}{}{revision} (or set default['chef_client_updater']['version'] to '{pinned}' in {}, then {})",
                 site.value,
                 site.path,
                 regenerate_lock_command(&site.path)

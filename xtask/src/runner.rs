@@ -8,6 +8,7 @@
 //! the terminal, the log and the redactor at once), a poll to notice Ctrl-C,
 //! and a way to stop the tool.
 
+mod env;
 mod logfile;
 mod secret;
 mod signals;
@@ -32,6 +33,7 @@ use xshell::{cmd, Shell};
 use crate::bad;
 use crate::sites::paths;
 
+pub use env::remember as remember_secret;
 pub use secret::{PrivateDir, SecretFile};
 use signals::SigintGuard;
 pub use step::Step;
@@ -175,7 +177,11 @@ impl Runner {
     /// Runs a read-only query (git, a `--version`) in `dir`, capturing its output.
     pub fn query(&self, dir: &Path, program: &str, args: &[&str]) -> Result<Answer> {
         let _dir = self.sh.push_dir(dir);
-        let output: Output = cmd!(self.sh, "{program} {args...}")
+        let mut query = cmd!(self.sh, "{program} {args...}");
+        for key in env::denied(program, std::env::vars_os()) {
+            query = query.env_remove(key);
+        }
+        let output: Output = query
             .quiet()
             .ignore_status()
             .output()
@@ -313,6 +319,15 @@ impl Runner {
         })
     }
 
+    /// Creates the xtask's state folder `<root>/target/xtask` (0700), for
+    /// what it records besides logs (`release.json`).
+    pub fn private_state_dir(root: &Path) -> Result<PathBuf> {
+        let logs = root.join(paths::XTASK_STATE_DIR).join("logs");
+        logfile::private_dir(&logs)
+            .with_context(|| format!("cannot create the folder {}", logs.display()))?;
+        Ok(root.join(paths::XTASK_STATE_DIR))
+    }
+
     /// Where `program` is on `PATH`, or `None`.
     pub fn which(program: &str) -> Option<PathBuf> {
         tools::which(program)
@@ -386,6 +401,13 @@ impl Runner {
                 .envs(env.map(|(key, value)| (key, value)))
                 .into()
         };
+        // Credentials the tool does not read itself stay out of its
+        // environment (and so out of everything it starts); see `env`.
+        for key in env::denied(step.program(), std::env::vars_os()) {
+            if !step.sets_env(&key) {
+                command.env_remove(key);
+            }
+        }
         let stdin = match step.input() {
             Some(_) => Stdio::piped(),
             None => Stdio::null(),

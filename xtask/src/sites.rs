@@ -24,6 +24,8 @@ pub mod paths {
     pub const PACKAGE_VERSION_GO: &str = "version/package-version.go";
     pub const PACKER_DIR: &str = "openstack-tenant/packer";
     pub const PACKER_BUILD_SH: &str = "openstack-tenant/packer/build.sh";
+    /// What the package's Makefile runs to make the .deb.
+    pub const PACKAGE_BUILD_SH: &str = "openstack-tenant/packages/build.sh";
     /// The packer template, in PACKER_DIR (packer runs there).
     pub const PACKER_TEMPLATE: &str = "packer_template.mobiledgex.json";
     pub const DOCKER_IMAGE_CACHE: &str = "openstack-tenant/packer/docker-image-cache.txt";

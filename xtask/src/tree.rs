@@ -1,7 +1,9 @@
 //! Where the monorepo's files are read from: the working tree, git's index
 //! (what a commit would record) or a revision.
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::os::unix::fs::FileTypeExt as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -41,19 +43,130 @@ fn is_absent(err: &std::io::Error) -> bool {
     )
 }
 
+/// The most the xtask reads of one file of the monorepo (or of its own
+/// state): the largest the real monorepo has is a few hundred KiB.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Where the file `rel` of the checkout at `root` really is, links followed;
+/// `None` when there is no such file. A link (or a linked folder) that leads
+/// outside the checkout is bad input naming the file: the xtask reads and
+/// writes only the checkout it is asked about.
+pub fn inside(root: &Path, rel: &str) -> Result<Option<PathBuf>> {
+    let path = root.join(rel);
+    let real = match path.canonicalize() {
+        Ok(real) => real,
+        Err(err) if is_absent(&err) => return Ok(None),
+        Err(err) => return Err(bad!("cannot read {rel}: {err}")),
+    };
+    let root = root
+        .canonicalize()
+        .map_err(|err| bad!("cannot resolve the checkout {}: {err}", root.display()))?;
+    if !real.starts_with(&root) {
+        return Err(bad!(
+            "{rel} leads outside the checkout, to {}: the xtask reads and writes only files inside {}; make {rel} a regular file (or a link to one inside the checkout). Nothing was written.",
+            real.display(),
+            root.display()
+        ));
+    }
+    Ok(Some(real))
+}
+
+/// Where a file of the checkout is written: as `inside`, and for a file
+/// that does not exist yet, in its folder as resolved (which must be inside
+/// the checkout too). A rename over the returned path keeps any link.
+pub fn write_target(root: &Path, rel: &str) -> Result<PathBuf> {
+    if let Some(real) = inside(root, rel)? {
+        return Ok(real);
+    }
+    let path = root.join(rel);
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        if meta.file_type().is_symlink() {
+            return Err(bad!(
+                "{rel} is a link to a file that does not exist; remove the link or make it a regular file. Nothing was written."
+            ));
+        }
+    }
+    let (Some(folder), Some(name)) = (Path::new(rel).parent(), path.file_name()) else {
+        return Ok(path);
+    };
+    match inside(root, &folder.to_string_lossy())? {
+        Some(folder) => Ok(folder.join(name)),
+        None => Ok(path),
+    }
+}
+
+/// A file's bytes, at most `limit` of them; `None` when there is no such
+/// file. `shown` names it in errors. A FIFO, socket or device is refused
+/// (reading one would wait forever or never end), so is a folder or a file
+/// larger than the limit: bad input, exit 2.
+pub fn read_bounded(path: &Path, shown: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if is_absent(&err) => return Ok(None),
+        Err(err) => return Err(bad!("cannot read {shown}: {err}")),
+    };
+    refuse_special(&meta, shown, limit)?;
+    let file = std::fs::File::open(path).map_err(|err| bad!("cannot read {shown}: {err}"))?;
+    // It could have been swapped since: look again at what was opened.
+    let meta = file
+        .metadata()
+        .map_err(|err| bad!("cannot read {shown}: {err}"))?;
+    refuse_special(&meta, shown, limit)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| bad!("cannot read {shown}: {err}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(shown, limit));
+    }
+    Ok(Some(bytes))
+}
+
+fn refuse_special(meta: &std::fs::Metadata, shown: &str, limit: u64) -> Result<()> {
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("a folder")
+    } else if kind.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("a device")
+    } else {
+        Some("not a regular file")
+    };
+    if let Some(what) = what {
+        return Err(bad!(
+            "{shown} is {what}, not a regular file; the xtask reads only regular files: replace it with the file it should be. Nothing was written."
+        ));
+    }
+    if meta.len() > limit {
+        return Err(too_large(shown, limit));
+    }
+    Ok(())
+}
+
+fn too_large(shown: &str, limit: u64) -> anyhow::Error {
+    bad!(
+        "{shown} is larger than {} MiB, more than any file the xtask reads can be; is it the right file? Nothing was written.",
+        limit / (1024 * 1024)
+    )
+}
+
 pub struct WorkTree {
     pub root: PathBuf,
 }
 
 impl Tree for WorkTree {
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
-        let path = self.root.join(rel);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            // `chef/cookbooks/README.md/metadata.rb`: a file where a folder was expected is no file.
-            Err(err) if is_absent(&err) => Ok(None),
-            Err(err) => Err(bad!("cannot read {rel}: {err}")),
-        }
+        // `chef/cookbooks/README.md/metadata.rb`: a file where a folder was
+        // expected is no file (`inside` says None).
+        let Some(real) = inside(&self.root, rel)? else {
+            return Ok(None);
+        };
+        read_bounded(&real, rel, MAX_FILE_BYTES)
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {

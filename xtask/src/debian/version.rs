@@ -109,6 +109,19 @@ pub fn without_revision(s: &str) -> &str {
     }
 }
 
+/// The upstream version alone, as chef names a chef-client version: no
+/// epoch, no Debian revision. `1:17.8.25-1` → `17.8.25`, `17.6.18-1` →
+/// `17.6.18`. The epoch is the digits before the first `:`.
+pub fn upstream_only(s: &str) -> &str {
+    let rest = match s.split_once(':') {
+        Some((epoch, rest)) if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) => {
+            rest
+        }
+        _ => s,
+    };
+    without_revision(rest)
+}
+
 impl FromStr for DebVersion {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -464,6 +477,13 @@ mod tests {
             "5:20.10.13~3-0~ubuntu"
         );
         assert_eq!(without_revision(""), "");
+        assert_eq!(upstream_only("1:17.8.25-1"), "17.8.25");
+        assert_eq!(upstream_only("17.6.18-1"), "17.6.18");
+        assert_eq!(upstream_only("17.6.18"), "17.6.18");
+        assert_eq!(
+            upstream_only("5:20.10.13~3-0~ubuntu-bionic"),
+            "20.10.13~3-0~ubuntu"
+        );
     }
 
     #[test]

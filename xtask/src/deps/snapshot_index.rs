@@ -16,7 +16,7 @@ use crate::bad;
 use crate::context::Context;
 use crate::debian::packages_index::PackagesIndex;
 use crate::flags::IndexSource;
-use crate::runner::{PrivateDir, Runner, SecretFile, Step};
+use crate::runner::{PrivateDir, Runner, Step};
 use crate::sites::{self, Inventory};
 
 /// The repository layout packer's APT snapshot uses (the flags' defaults).
@@ -208,12 +208,13 @@ fn download(
     let out = scratch.path().join("download");
     let _ = fs::remove_file(&out);
     let login = credentials(url);
-    // The credentials go to curl in a config file only we can read.
-    let secret = match &login.found {
-        Some(found) => Some(SecretFile::named("curl.conf", &curl_config(found))?),
-        None => None,
-    };
+    // `-q` first: no ~/.curlrc (a `verbose` there would print the
+    // Authorization header). The credentials reach curl only as a config on
+    // its standard input.
     let mut step = Step::new(format!("download {}", url.shown()), "curl").args([
+        "-q",
+        "--config",
+        "-",
         "--silent",
         "--show-error",
         "--location",
@@ -226,13 +227,15 @@ fn download(
     step = step
         .arg(out.to_string_lossy())
         .args(["--write-out", "%{http_code}"]);
-    if let Some(secret) = &secret {
-        step = step.arg("--config").arg(secret.path().to_string_lossy());
-    }
+    step = match &login.found {
+        Some(found) => step
+            .stdin(curl_config(found))
+            .secret(found.password.clone()),
+        None => step.stdin(Vec::new()),
+    };
     step = step.arg(url.shown());
     ctx.detail(format!("$ {}", step.command_line()));
     let outcome = runner.capture(&step)?;
-    drop(secret);
     if outcome.interrupted {
         return Err(anyhow!("interrupted while downloading {}", url.shown()));
     }

@@ -1,15 +1,39 @@
 //! Step log files: `<yyyymmdd-hhmmss>-<n>-<slug>.log`, time in UTC.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 
-/// Creates a new log file for step `n`; never reuses an existing one.
+/// Creates `dir` (the log folder, `target/xtask/logs`) and its parent (the
+/// state folder, `target/xtask`) only we can enter (0700), tightening them
+/// when an earlier version left them open; what is above them is created as
+/// usual. A log holds whatever a tool printed, so only its owner reads it.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let state = dir.parent().filter(|parent| !parent.as_os_str().is_empty());
+    if let Some(above) = state.and_then(Path::parent) {
+        fs::create_dir_all(above)?;
+    }
+    for folder in state.into_iter().chain([dir]) {
+        match DirBuilder::new().mode(0o700).create(folder) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                let meta = fs::metadata(folder)?;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    fs::set_permissions(folder, fs::Permissions::from_mode(0o700))?;
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+/// Creates a new log file for step `n` (mode 0600); never reuses an existing one.
 pub fn create(dir: &Path, n: usize, title: &str, now: SystemTime) -> Result<(PathBuf, File)> {
-    fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the log folder {}", dir.display()))?;
+    private_dir(dir).with_context(|| format!("cannot create the log folder {}", dir.display()))?;
     let stem = format!("{}-{n}-{}", stamp(now), slug(title));
     let mut attempt = 1;
     loop {
@@ -18,7 +42,12 @@ pub fn create(dir: &Path, n: usize, title: &str, now: SystemTime) -> Result<(Pat
             _ => format!("{stem}-{attempt}.log"),
         };
         let path = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(file) => return Ok((path, file)),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempt < 1000 => {
                 attempt += 1;

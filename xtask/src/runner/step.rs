@@ -72,7 +72,9 @@ impl Step {
     /// An environment variable whose value is a secret: passed to the child,
     /// shown as `K=***`, and replaced by `***` wherever the tool prints it.
     pub fn secret_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Step {
-        self.secret_env.push((key.into(), value.into()));
+        let value = value.into();
+        super::env::remember(&value);
+        self.secret_env.push((key.into(), value));
         self
     }
 
@@ -81,7 +83,9 @@ impl Step {
     /// arguments and environment like a secret variable, and replaced by `***`
     /// wherever the tool prints it.
     pub fn secret(mut self, value: impl Into<String>) -> Step {
-        self.hidden.push(value.into());
+        let value = value.into();
+        super::env::remember(&value);
+        self.hidden.push(value);
         self
     }
 
@@ -145,6 +149,14 @@ impl Step {
 
     pub(super) fn plain_env(&self) -> &[(String, String)] {
         &self.env
+    }
+
+    /// Whether this step sets `key` itself (then it is not scrubbed).
+    pub(super) fn sets_env(&self, key: &std::ffi::OsStr) -> bool {
+        self.env
+            .iter()
+            .chain(&self.secret_env)
+            .any(|(k, _)| std::ffi::OsStr::new(k) == key)
     }
 
     pub(super) fn secret_pairs(&self) -> &[(String, String)] {

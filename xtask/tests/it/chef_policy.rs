@@ -290,8 +290,31 @@ fn a_failed_chef_install_stops_the_other_locks() {
     let tree = bumped(Layout::A);
     let mut fakes = server();
     fakes.set("XTASK_FAKE_FAIL", "chef:install");
+    // An unusual mode, to see it come back too.
+    std::fs::set_permissions(
+        tree.path(BASE_LOCK),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    let lock = std::fs::read(tree.path(BASE_LOCK)).unwrap();
     let run = fakes.run(&tree, &["chef-policy", "--yes"]);
     run.assert_code(1);
+    // The lock removed for `chef install` is back, byte for byte, mode too.
+    assert_eq!(std::fs::read(tree.path(BASE_LOCK)).unwrap(), lock);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(tree.path(BASE_LOCK))
+                .unwrap()
+                .permissions()
+        ) & 0o777,
+        0o640
+    );
+    assert!(
+        run.stdout
+            .contains("restored chef/policyfiles/base.lock.json as it was"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(
         fakes.calls(),
         [

@@ -250,6 +250,25 @@ fn set_chef_repairs_a_drifted_chef_client_in_the_same_changeset() {
 }
 
 #[test]
+fn set_chef_with_an_epoch_writes_no_epoch_where_chef_names_a_version() {
+    // dpkg's `1:17.8.25-1` is chef-client `17.8.25`: chef knows no epochs.
+    let tree = Tree::with_git(Layout::A);
+    tree.xtask(&["deps", "set", "chef=1:17.8.25-1", "--yes"])
+        .assert_code(0);
+    assert!(tree.read(DEPENDENCIES).contains("=1:17.8.25-1\n"));
+    assert!(
+        tree.read(BASE_POLICY)
+            .contains("default['chef_client_updater']['version'] = '17.8.25'\n"),
+        "{}",
+        tree.read(BASE_POLICY)
+    );
+    // And the rule agrees: the pin and the policy name the same chef.
+    assert!(!check_rules(&tree)
+        .iter()
+        .any(|(rule, _)| rule == "chef-client"));
+}
+
+#[test]
 fn set_one_preview_for_both_files_and_nothing_without_confirmation() {
     let tree = Tree::with_git(Layout::A);
     let before = tree.snapshot();

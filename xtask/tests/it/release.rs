@@ -369,6 +369,71 @@ fn resume_refuses_when_the_tree_no_longer_matches_a_done_step() {
 }
 
 #[test]
+fn the_resume_fingerprint_covers_every_package_input() {
+    // A maintainer script, an installed script and packages/build.sh are as
+    // much the .deb's inputs as the Makefile and dependencies.
+    for (file, edit) in [
+        (
+            "openstack-tenant/packages/mobiledgex/postinst",
+            "# changed after the build\n",
+        ),
+        (
+            "openstack-tenant/packages/mobiledgex/cleanup-vm.sh",
+            "# changed\n",
+        ),
+        ("openstack-tenant/packages/build.sh", "# changed\n"),
+    ] {
+        let (tree, _) = tree_with_snapshot(Layout::A, None);
+        let mut fakes = fakes();
+        fakes.set("XTASK_FAKE_FAIL", "packer:build");
+        fakes
+            .run(&tree, &["release", "3.0.2", "--yes"])
+            .assert_code(1);
+        fakes.set("XTASK_FAKE_FAIL", "");
+        let text = tree.read(file);
+        tree.write(file, &format!("{text}{edit}"));
+        let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
+        resumed.assert_code(0);
+        let name = file.rsplit('/').next().unwrap();
+        assert!(
+            resumed.stderr.contains("build-package runs again") && resumed.stderr.contains(name),
+            "{file}: {}",
+            resumed.stderr
+        );
+        let attempts: Vec<(String, u64)> =
+            steps(&tree).into_iter().map(|(id, _, n)| (id, n)).collect();
+        assert_eq!(attempts[1], ("build-package".to_string(), 2), "{file}");
+        // What make writes (the package folder, the .deb) is no input: a
+        // second resume has nothing to redo.
+        let again = fakes.run(&tree, &["release", "--resume", "--yes"]);
+        assert!(
+            !again.stderr.contains("runs again"),
+            "{file}: {}",
+            again.all()
+        );
+    }
+
+    // Once the package was built into an image, a changed postinst needs a
+    // new version, named with the file.
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let mut fakes = fakes();
+    fakes.set("XTASK_FAKE_FAIL", "knife:upload");
+    fakes
+        .run(&tree, &["release", "3.0.2", "--yes"])
+        .assert_code(1);
+    fakes.set("XTASK_FAKE_FAIL", "");
+    let postinst = "openstack-tenant/packages/mobiledgex/postinst";
+    let text = tree.read(postinst);
+    tree.write(postinst, &format!("{text}# changed\n"));
+    fakes
+        .run(&tree, &["release", "--resume", "--yes"])
+        .assert_refused(
+            "postinst changed after the image",
+            &["postinst", "cargo xtask release 3.0.3"],
+        );
+}
+
+#[test]
 fn after_an_image_is_built_changed_pins_need_a_new_version() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
     let mut fakes = fakes();

@@ -187,23 +187,28 @@ fn a_binary_run_directly_judges_the_checkout_it_is_run_in() {
 }
 
 #[test]
-fn cargo_run_names_the_workspace_and_c_wins_over_everything() {
+fn a_stray_cargo_manifest_dir_does_not_override_the_current_folder_and_c_wins() {
     let copy = drifted_tree();
     let pristine = Tree::new(Layout::A);
     let elsewhere = TempDir::new("no-checkout");
 
-    // As `cargo run` sets it: the crate folder inside the checkout (it need
-    // not exist: only its parent is the root), whatever the current folder.
-    let run = run_in(pristine.root(), &["-v", "check"], Some(&copy.path("xtask")));
+    // A CARGO_MANIFEST_DIR naming another checkout's crate (left in the
+    // environment by some cargo run) is not a root: the current folder is.
+    let run = run_in(copy.root(), &["-v", "check"], Some(&pristine.path("xtask")));
     run.assert_code(1);
     assert!(
-        run.stderr.contains("the workspace of the crate cargo runs"),
+        run.stdout.contains("vmlayer/props.go has 3.0.2"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stderr
+            .contains("the checkout that holds the current folder"),
         "{}",
         run.stderr
     );
 
-    // A CARGO_MANIFEST_DIR outside any checkout (another project's cargo run)
-    // is passed over for the current folder.
+    // Nor one outside any checkout.
     let run = run_in(
         copy.root(),
         &["check"],
@@ -222,13 +227,27 @@ fn cargo_run_names_the_workspace_and_c_wins_over_everything() {
 }
 
 #[test]
-fn outside_any_checkout_the_built_in_one_is_the_last_resort() {
+fn outside_any_checkout_it_refuses_and_never_falls_back_to_the_one_it_was_built_in() {
     let elsewhere = TempDir::new("no-checkout");
-    let run = run_in(elsewhere.path(), &["-v", "versions"], None);
-    let chosen = format!(
-        "monorepo root: {} (no checkout holds the current folder {}, so the one this binary was built in)",
-        canonical(&workspace()).display(),
-        canonical(elsewhere.path()).display()
-    );
-    assert!(run.stderr.contains(&chosen), "{}", run.stderr);
+    let built_in = workspace().join("xtask");
+    for manifest_dir in [None, Some(built_in.as_path())] {
+        for args in [
+            &["versions"][..],
+            &["bump-base-image", "3.0.2", "--dry-run"],
+            &["check"],
+        ] {
+            let run = run_in(elsewhere.path(), args, manifest_dir);
+            run.assert_refused(
+                &format!("{args:?} with CARGO_MANIFEST_DIR={manifest_dir:?}"),
+                &[
+                    &format!(
+                        "no edge-cloud-infra checkout holds the current folder {}",
+                        canonical(elsewhere.path()).display()
+                    ),
+                    "pass it with -C <DIR>",
+                ],
+            );
+            assert_eq!(run.stdout, "", "{args:?}: nothing previewed");
+        }
+    }
 }
