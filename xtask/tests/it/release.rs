@@ -9,17 +9,30 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::apt::tree_with_snapshot;
-use common::artifactory::{artifactory, digest};
+use common::artifactory::{artifactory, digest, stateful_artifactory};
 use common::http::basic_auth;
 use common::{Fakes, Layout, Run, Tree};
 use serde_json::Value;
 
 const STATE: &str = "target/xtask/release.json";
 
-fn fakes() -> Fakes {
-    let fakes = Fakes::new();
+/// Where the release's .deb is in the loopback Artifactory.
+const DEB_PATH: &str = "/artifactory/packages/pool/mobiledgex_3.0.2_amd64.deb";
+
+/// The fakes, with a loopback Artifactory (ARTIFACTORY_URL) that keeps what
+/// is uploaded and starts with `seeded`.
+fn fakes_with(seeded: &[&str]) -> (Fakes, common::http::Server) {
+    let mut fakes = Fakes::new();
     fakes.seed_rendition_cookbooks();
-    fakes
+    let server = stateful_artifactory(seeded);
+    fakes.set("ARTIFACTORY_URL", &server.url("/artifactory"));
+    (fakes, server)
+}
+
+/// The fakes, with the .deb of 3.0.2 already in Artifactory (published by
+/// hand, as a release without --publish expects).
+fn fakes() -> Fakes {
+    fakes_with(&[DEB_PATH]).0
 }
 
 fn state(tree: &Tree) -> Value {
