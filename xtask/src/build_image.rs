@@ -1000,7 +1000,11 @@ fn finish(ctx: &Context, results: &[BuildResult], table: bool, json: bool) -> Re
     }
     for result in results.iter().filter(|r| r.state == BuildState::Built) {
         if let Some(log) = &result.log {
-            ctx.say(format!("log of the {} build: {}", result.target.name(), log.display()));
+            ctx.say(format!(
+                "log of the {} build: {}",
+                result.target.name(),
+                log.display()
+            ));
         }
     }
     for result in results.iter().filter(|r| r.state == BuildState::Failed) {
@@ -1038,8 +1042,7 @@ pub fn summary_json(results: &[BuildResult]) -> String {
             })
         })
         .collect();
-    serde_json::to_string_pretty(&serde_json::json!({ "images": images }))
-        .unwrap_or_default()
+    serde_json::to_string_pretty(&serde_json::json!({ "images": images })).unwrap_or_default()
 }
 
 /// `platform  image  result  duration`, one row per platform.

@@ -31,7 +31,11 @@ pub fn commit_bump(
 ) -> Result<()> {
     git::require_repository(runner, &ctx.root, "--commit")?;
     let message = message(version, ticket);
-    let by_hand = format!("git commit -m {} -- {}", crate::runner::quote(&message), paths.join(" "));
+    let by_hand = format!(
+        "git commit -m {} -- {}",
+        crate::runner::quote(&message),
+        paths.join(" ")
+    );
     let add = Step::new("stage the bump's edits", "git")
         .args(["add", "--"])
         .args(paths.iter().cloned());

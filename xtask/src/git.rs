@@ -101,9 +101,10 @@ pub fn modified_tracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
     {
         return Ok(Vec::new());
     }
-    Ok(lines_of(
-        &runner.git(root, &["diff", "--relative", "--name-only", "-z", "HEAD", "--"])?,
-    ))
+    Ok(lines_of(&runner.git(
+        root,
+        &["diff", "--relative", "--name-only", "-z", "HEAD", "--"],
+    )?))
 }
 
 /// What a revision held of the versions the git-aware rules compare with.

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use crate::bad;
 use crate::artifactory::Presence;
+use crate::bad;
 use crate::build_image::{self, BuildState, ImageOptions, Mode, ScriptKind};
 use crate::build_package;
 use crate::bump_base_image::{self, Edits};
@@ -151,7 +151,13 @@ impl flags::Release {
         }
         release.steps = works
             .into_iter()
-            .map(|work| StepRecord::new(work.clone(), title(&work, &release), commands(&work, &release)))
+            .map(|work| {
+                StepRecord::new(
+                    work.clone(),
+                    title(&work, &release),
+                    commands(&work, &release),
+                )
+            })
             .collect();
         Ok(release)
     }
@@ -193,7 +199,9 @@ fn title(work: &Work, release: &Release) -> String {
             None => format!("set base image version {v} at every site"),
         },
         Work::BuildPackage => format!("build and verify mobiledgex_{v}_amd64.deb"),
-        Work::Preflight => "check everything the irreversible steps need, before the first of them".into(),
+        Work::Preflight => {
+            "check everything the irreversible steps need, before the first of them".into()
+        }
         Work::PublishPackage => format!("publish mobiledgex_{v}_amd64.deb to Artifactory"),
         Work::BuildImage(p) => format!("build image mobiledgex-v{} ({})", p.tag(v), p.name()),
         Work::BuildCommonImage => {
@@ -715,7 +723,12 @@ fn render(ctx: &Context, release: &Release) -> String {
         };
         let took = step
             .seconds
-            .map(|s| format!(" ({})", build_image::duration(Duration::from_secs_f64(s.max(0.0)))))
+            .map(|s| {
+                format!(
+                    " ({})",
+                    build_image::duration(Duration::from_secs_f64(s.max(0.0)))
+                )
+            })
             .unwrap_or_default();
         out.push_str(&format!(
             "  {}. [{state}] {}{mark}{took}\n",

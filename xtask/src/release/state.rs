@@ -223,11 +223,9 @@ pub fn load(ctx: &Context) -> Result<Release> {
     let path = ctx.path(STATE_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(bad!(
-                "no release is recorded in {STATE_FILE}; start one with cargo xtask release <VERSION>"
-            ))
-        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(bad!(
+            "no release is recorded in {STATE_FILE}; start one with cargo xtask release <VERSION>"
+        )),
         Err(err) => return Err(bad!("cannot read {STATE_FILE}: {err}")),
     };
     Release::from_json(&text).map_err(|what| {
@@ -308,7 +306,11 @@ mod tests {
     fn an_unknown_state_step_or_platform_is_an_error_not_pending() {
         let cases = [
             ("\"state\": \"done\"", "\"state\": \"finished\"", "finished"),
-            ("\"id\": \"bump\"", "\"id\": \"bumpp\"", "unknown step `bumpp`"),
+            (
+                "\"id\": \"bump\"",
+                "\"id\": \"bumpp\"",
+                "unknown step `bumpp`",
+            ),
             ("\"vcd\"\n  ]", "\"vmware\"\n  ]", "vmware"),
         ];
         for (from, to, said) in cases {

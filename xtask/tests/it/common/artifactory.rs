@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use super::http::{Response, Server};
 

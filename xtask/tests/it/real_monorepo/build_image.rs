@@ -193,7 +193,10 @@ fn all_platforms_build_the_common_image_once_with_build_sh_variables() {
     // The .deb of the tag is asked for first (provenance), then the cloud image.
     assert_eq!(
         server.paths(),
-        ["/artifactory/packages/pool/mobiledgex_4.10.0_amd64.deb", STORAGE_PATH]
+        [
+            "/artifactory/packages/pool/mobiledgex_4.10.0_amd64.deb",
+            STORAGE_PATH
+        ]
     );
     // The real template's two builders: the image and its debug twin.
     for image in [
