@@ -70,8 +70,9 @@ impl flags::Release {
             }
             release
         } else {
-            let release = self.plan(ctx)?;
+            let mut release = self.plan(ctx)?;
             warn_if_replacing(ctx)?;
+            carry_edits(ctx, &mut release);
             print!("{}", render(ctx, &release));
             // The bump's diff is the one preview of file edits; the rest are commands.
             let preview = bump_changes(ctx, &runner, &release)?;
@@ -407,6 +408,19 @@ fn image_options(release: &Release, platforms: Vec<Platform>) -> ImageOptions {
     }
 }
 
+/// Starting over at the version of an unfinished release: its bump's edits
+/// (not committed before the commit step) remain this release's to commit.
+fn carry_edits(ctx: &Context, release: &mut Release) {
+    let Ok(old) = load(ctx) else { return };
+    if old.version != release.version {
+        return;
+    }
+    let edited = bump_edits(&old);
+    if let Some(bump) = release.steps.iter_mut().find(|s| s.work == Work::Bump) {
+        bump.inputs = json!({ "edited": edited });
+    }
+}
+
 /// The files the bump edited (recorded by its step).
 fn bump_edits(release: &Release) -> Vec<String> {
     release
@@ -502,7 +516,12 @@ fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> R
     match work {
         Work::Bump => {
             let changes = bump_changes(ctx, runner, release)?;
-            let edited = changes.paths();
+            let mut edited = changes.paths();
+            // A release started over at the same version: the earlier run's
+            // edits, not committed yet, are still this release's.
+            edited.extend(bump_edits(release));
+            edited.sort();
+            edited.dedup();
             changes.apply()?;
             let mut inputs = fingerprint(ctx, release)?;
             inputs["edited"] = json!(edited);

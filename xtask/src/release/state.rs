@@ -223,9 +223,11 @@ pub fn load(ctx: &Context) -> Result<Release> {
     let path = ctx.path(STATE_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(bad!(
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(bad!(
             "no release is recorded in {STATE_FILE}; start one with cargo xtask release <VERSION>"
-        )),
+        ))
+        }
         Err(err) => return Err(bad!("cannot read {STATE_FILE}: {err}")),
     };
     Release::from_json(&text).map_err(|what| {

@@ -659,3 +659,101 @@ fn what_later_steps_need_is_checked_before_the_first_step() {
     refused.assert_refused("knife missing", &["knife", "Chef Workstation"]);
     assert_eq!(tree.snapshot(), before);
 }
+
+/// A check the preflight runs, made to fail, and how to mend it.
+struct Check {
+    what: &'static str,
+    said: &'static str,
+    inject: fn(&Tree, &mut Fakes),
+    undo: fn(&Tree, &mut Fakes),
+}
+
+const PREFLIGHT_CHECKS: [Check; 4] = [
+    Check {
+        what: "glance has no source image",
+        said: "is not in glance",
+        inject: |_, fakes| {
+            fakes.set("CLOUD_IMAGE_TAG", "centos-7");
+        },
+        undo: |_, fakes| {
+            fakes.set("CLOUD_IMAGE_TAG", "");
+        },
+    },
+    Check {
+        what: "vault cannot give a secret",
+        said: "secret/accounts/baseimage/password",
+        inject: |_, fakes| {
+            fakes.set("XTASK_FAKE_FAIL", "vault:kv:get");
+        },
+        undo: |_, fakes| {
+            fakes.set("XTASK_FAKE_FAIL", "");
+        },
+    },
+    Check {
+        what: "an uncommitted change that is not the release's",
+        said: "not the release's own",
+        inject: |tree, _| tree.write("openstack-tenant/packer/README.md", "changed by hand\n"),
+        undo: |tree, _| {
+            tree.git(&["checkout", "--", "openstack-tenant/packer/README.md"]);
+        },
+    },
+    Check {
+        what: "the .deb is already in Artifactory",
+        said: "is already in Artifactory",
+        inject: |_, fakes| {
+            let taken = stateful_artifactory(&[DEB_PATH]);
+            fakes.set("ARTIFACTORY_URL", &taken.url("/artifactory"));
+        },
+        undo: |_, fakes| {
+            let empty = stateful_artifactory(&[]);
+            fakes.set("ARTIFACTORY_URL", &empty.url("/artifactory"));
+        },
+    },
+];
+
+#[test]
+fn a_failing_preflight_check_runs_nothing_irreversible_and_the_version_stays_usable() {
+    for check in &PREFLIGHT_CHECKS {
+        let (tree, _) = tree_with_snapshot(Layout::A, None);
+        let (mut fakes, server) = fakes_with(&[]);
+        fakes
+            .set("ARTIFACTORY_USER", "alice")
+            .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra");
+        if !tree.path("openstack-tenant/packer/README.md").is_file() {
+            tree.write("openstack-tenant/packer/README.md", "packer\n");
+            tree.git(&["add", "-A"]);
+            tree.git(&["commit", "-q", "-m", "readme"]);
+        }
+        (check.inject)(&tree, &mut fakes);
+        let failed = fakes.run(&tree, &["release", "3.0.2", "--publish", "--yes"]);
+        failed.assert_code(1);
+        assert!(
+            failed.stderr.contains(check.said),
+            "{}: {}",
+            check.what,
+            failed.stderr
+        );
+        let states = steps(&tree);
+        assert_eq!(
+            states[2],
+            ("preflight".to_string(), "failed".to_string(), 1),
+            "{}",
+            check.what
+        );
+        // Nothing irreversible ran: no upload, no image, no cookbook.
+        let calls = fakes.calls();
+        for irreversible in ["packer build", "knife upload", "chef push"] {
+            assert_eq!(count(&calls, irreversible), 0, "{}: {calls:#?}", check.what);
+        }
+        assert!(
+            server.requests().iter().all(|r| r.method != "PUT"),
+            "{}",
+            check.what
+        );
+        (check.undo)(&tree, &mut fakes);
+        // The same version again, from the start: nothing was burnt.
+        let again = fakes.run(&tree, &["release", "3.0.2", "--publish", "--yes"]);
+        again.assert_code(0);
+        assert_released(&tree, &fakes, &again);
+    }
+}
