@@ -1037,7 +1037,7 @@ pub fn summary_json(results: &[BuildResult]) -> String {
                 "target": r.target.name(),
                 "image": r.image,
                 "result": r.state.name(),
-                "seconds": (r.state != BuildState::NotRun).then(|| r.elapsed.as_secs_f64()),
+                "seconds": (r.state != BuildState::NotRun).then_some(r.elapsed.as_secs_f64()),
                 "log": r.log.as_ref().map(|log| log.display().to_string()),
             })
         })
