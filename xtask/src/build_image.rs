@@ -52,6 +52,13 @@ pub struct ImageOptions {
     /// Build even when glance's source image is not the cloud image
     /// Artifactory stores (build.sh's `-F`).
     pub ignore_checksum: bool,
+    /// Build from uncommitted changes (GITTAG and MEX_BUILD then end in `-dirty`).
+    pub allow_dirty: bool,
+    /// Build although Artifactory does not have the .deb of the version.
+    pub allow_unpublished: bool,
+    /// Where to ask for the .deb (`--artifactory`, ARTIFACTORY_URL; None: as
+    /// build-package --publish decides).
+    pub artifactory: Option<String>,
 }
 
 impl ImageOptions {
@@ -169,7 +176,7 @@ impl flags::BuildImage {
             return Ok(());
         }
         let results = build(ctx, &runner, prepared)?;
-        finish(ctx, &results, self.all_platforms || count > 1)
+        finish(ctx, &results, self.all_platforms || count > 1, self.json)
     }
 
     /// The tag (default: the Makefile's VERSION) must be the package version:
@@ -207,6 +214,9 @@ impl flags::BuildImage {
             version,
             user,
             ignore_checksum: self.ignore_checksum,
+            allow_dirty: self.allow_dirty,
+            allow_unpublished: self.allow_unpublished,
+            artifactory: self.artifactory.clone(),
         })
     }
 }
@@ -302,6 +312,7 @@ pub fn preflight(
         package.location()
     ));
     local_checks(ctx, inventory, options)?;
+    provenance(ctx, runner, options, mode)?;
     ok(format!(
         "check: no errors; chef upgrades VMs to {} from APT snapshot {}",
         options.version,
@@ -685,21 +696,21 @@ impl Described {
         };
         match kind {
             ScriptKind::PerPlatform => Described {
-                git_tag: describe(&["describe", "--tags", "--always"])
+                git_tag: describe(&["describe", "--long", "--tags", "--dirty", "--always"])
                     .unwrap_or_else(|| "unknown".to_string()),
                 mex_build: None,
             },
             ScriptKind::Common => {
                 if let (Some(git_tag), Some(mex_build)) = (
-                    describe(&["describe", "--tags"]),
-                    describe(&["describe", "--long", "--tags"]),
+                    describe(&["describe", "--tags", "--dirty"]),
+                    describe(&["describe", "--long", "--tags", "--dirty"]),
                 ) {
                     return Described {
                         git_tag,
                         mex_build: Some(mex_build),
                     };
                 }
-                let commit = describe(&["describe", "--always"]).unwrap_or_default();
+                let commit = describe(&["describe", "--always", "--dirty"]).unwrap_or_default();
                 ctx.warn(format!(
                     "no git tag reaches HEAD, so `git describe --tags` has nothing to say: GITTAG and MEX_BUILD are the commit `{commit}` (build.sh would leave them empty); tag the release commit for a named build"
                 ));
@@ -709,6 +720,56 @@ impl Described {
                 }
             }
         }
+    }
+}
+
+/// What the image is built from: the committed tree (unless --allow-dirty),
+/// and a .deb of its version in Artifactory (unless --allow-unpublished; a
+/// dry run does not ask the network).
+fn provenance(ctx: &Context, runner: &Runner, options: &ImageOptions, mode: Mode) -> Result<()> {
+    let dirty = crate::git::modified_tracked(runner, &ctx.root)?;
+    if !dirty.is_empty() {
+        let list = dirty.join(", ");
+        if options.allow_dirty {
+            ctx.warn(format!(
+                "building from uncommitted changes ({list}) (--allow-dirty): GITTAG and MEX_BUILD end in -dirty"
+            ));
+        } else if mode == Mode::DryRun {
+            ctx.warn(format!(
+                "uncommitted changes in {list}: a real build refuses them (commit them, or pass --allow-dirty)"
+            ));
+        } else {
+            return Err(bad!(
+                "uncommitted changes in {list}: the image would not be the commit it is stamped with; commit them (or pass --allow-dirty, stamped -dirty). Nothing was run."
+            ));
+        }
+    } else {
+        say_ok(ctx, "the tree is committed (nothing differs from HEAD)");
+    }
+    if options.allow_unpublished {
+        ctx.warn(format!(
+            "not asking Artifactory for the .deb of {} (--allow-unpublished): the build installs whatever the APT repository has",
+            options.version
+        ));
+        return Ok(());
+    }
+    if mode == Mode::DryRun {
+        ctx.say(format!(
+            "  (dry run: whether Artifactory has the .deb of {} is asked by the real run)",
+            options.version
+        ));
+        return Ok(());
+    }
+    let (presence, url) =
+        crate::build_package::deb_presence(ctx, runner, options.artifactory.clone())?;
+    match presence {
+        crate::artifactory::Presence::Present => {
+            say_ok(ctx, &format!("the package is published: {url}"));
+            Ok(())
+        }
+        crate::artifactory::Presence::Absent => Err(anyhow::anyhow!(
+            "Artifactory does not have {url} (HTTP 404): the image would install a package nobody published; publish it first (cargo xtask build-package --publish), or pass --allow-unpublished. Nothing was built"
+        )),
     }
 }
 
@@ -931,9 +992,20 @@ fn diagnose(ctx: &Context, log: &Path, output: &str) {
 }
 
 /// The summary table (for several platforms), the follow-up tasks, the verdict.
-fn finish(ctx: &Context, results: &[BuildResult], table: bool) -> Result<()> {
-    if table {
+fn finish(ctx: &Context, results: &[BuildResult], table: bool, json: bool) -> Result<()> {
+    if json {
+        println!("{}", summary_json(results));
+    } else if table {
         ctx.say(summary_table(results));
+    }
+    for result in results.iter().filter(|r| r.state == BuildState::Built) {
+        if let Some(log) = &result.log {
+            ctx.say(format!(
+                "log of the {} build: {}",
+                result.target.name(),
+                log.display()
+            ));
+        }
     }
     for result in results.iter().filter(|r| r.state == BuildState::Failed) {
         if let Some(log) = &result.log {
@@ -954,6 +1026,23 @@ fn finish(ctx: &Context, results: &[BuildResult], table: bool) -> Result<()> {
         return Ok(());
     }
     Err(AlreadyReported.into())
+}
+
+/// The summary for machines: `{"images": [{"target", "image", "result", "seconds", "log"}]}`.
+pub fn summary_json(results: &[BuildResult]) -> String {
+    let images: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "target": r.target.name(),
+                "image": r.image,
+                "result": r.state.name(),
+                "seconds": (r.state != BuildState::NotRun).then_some(r.elapsed.as_secs_f64()),
+                "log": r.log.as_ref().map(|log| log.display().to_string()),
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "images": images })).unwrap_or_default()
 }
 
 /// `platform  image  result  duration`, one row per platform.
@@ -992,7 +1081,7 @@ pub fn summary_table(results: &[BuildResult]) -> String {
 }
 
 /// `14m05s`, `3.1s`.
-fn duration(elapsed: Duration) -> String {
+pub fn duration(elapsed: Duration) -> String {
     let secs = elapsed.as_secs();
     if secs >= 60 {
         format!("{}m{:02}s", secs / 60, secs % 60)

@@ -138,6 +138,34 @@ pub fn publish(ctx: &Context, runner: &Runner, options: &Options) -> Result<Buil
     build.publish_built(ctx, runner, built, credentials, 2, 3)
 }
 
+/// Whether Artifactory has the .deb of the tree's version, asked as
+/// `--publish` asks before it uploads (HEAD on `<pool>/<deb>`, with the stored
+/// credentials when there are any). Returns the answer and the URL asked.
+pub fn deb_presence(
+    ctx: &Context,
+    runner: &Runner,
+    artifactory: Option<String>,
+) -> Result<(Presence, String)> {
+    let options = Options {
+        publish: true,
+        artifactory,
+    };
+    // As for a dry run: no credentials demanded, a HEAD may go without them.
+    let build = Build::prepare(ctx, &options, true)?;
+    let Some(target) = &build.target else {
+        anyhow::bail!("no Artifactory target for the package");
+    };
+    let outcome = runner.capture(&target.exists_step(build.credentials.as_ref()))?;
+    if !outcome.ok {
+        anyhow::bail!(
+            "cannot ask Artifactory whether {} is there: {} (set ARTIFACTORY_URL or --artifactory for another Artifactory)",
+            target.url(),
+            outcome.output.trim()
+        );
+    }
+    Ok((target.presence(&outcome)?, target.url()))
+}
+
 /// A runner for the monorepo, as loud as the context.
 pub fn runner(ctx: &Context) -> Result<Runner> {
     let mut runner = Runner::for_root(&ctx.root)?;

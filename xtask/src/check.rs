@@ -77,6 +77,23 @@ impl flags::Check {
     }
 }
 
+/// What `check --staged` finds, pre-existing findings spared: for the
+/// commands that commit their edits.
+pub fn staged_findings(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
+    let flags = flags::Check {
+        staged: true,
+        since: None,
+        json: false,
+    };
+    let (inventory, baseline) = flags.judged(ctx, runner)?;
+    let mut findings = rules::evaluate(&inventory, baseline.as_ref());
+    if let Some(baseline) = &baseline {
+        let before = findings_at(ctx, runner, &baseline.label);
+        rules::spare_pre_existing(&mut findings, &before, &baseline.changed);
+    }
+    Ok(findings)
+}
+
 /// The findings that stood at `rev` (the rules that need no baseline). A base
 /// the rules cannot read (another layout, no monorepo yet) has none to spare.
 fn findings_at(ctx: &Context, runner: &Runner, rev: &str) -> Vec<Finding> {

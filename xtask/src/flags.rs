@@ -252,7 +252,19 @@ pub struct BuildPackage {
     pub confirm: Confirm,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Platform {
     Openstack,
     Vcd,
@@ -282,6 +294,22 @@ pub struct BuildImage {
     /// Artifactory stores (build.sh's -F).
     #[arg(long)]
     pub ignore_checksum: bool,
+
+    /// Build from uncommitted changes; GITTAG and MEX_BUILD end in `-dirty`.
+    #[arg(long)]
+    pub allow_dirty: bool,
+
+    /// Build although Artifactory does not have the .deb of the version.
+    #[arg(long)]
+    pub allow_unpublished: bool,
+
+    /// Artifactory base URL where the .deb is looked for (also ARTIFACTORY_URL).
+    #[arg(long, value_name = "URL", env = "ARTIFACTORY_URL")]
+    pub artifactory: Option<String>,
+
+    /// Print the summary as JSON: {"images": [{"target", "image", "result", "seconds", "log"}]}.
+    #[arg(long)]
+    pub json: bool,
 
     #[command(flatten)]
     pub confirm: Confirm,
@@ -377,6 +405,14 @@ pub struct Release {
     /// Continue the recorded release from its first step not done.
     #[arg(long)]
     pub resume: bool,
+
+    /// With --status: the recorded state as JSON (the shape of target/xtask/release.json).
+    #[arg(long, requires = "status")]
+    pub json: bool,
+
+    /// Ticket id for the bump's commit message (`<ticket> Base image <VERSION>`).
+    #[arg(long, value_name = "ID")]
+    pub ticket: Option<String>,
 
     #[command(flatten)]
     pub confirm: Confirm,

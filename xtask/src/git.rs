@@ -93,6 +93,20 @@ pub fn dirty_paths(runner: &Runner, root: &Path) -> Result<Vec<String>> {
     changes_since(runner, root, "HEAD")
 }
 
+/// Tracked files whose content differs from HEAD (staged or not); untracked
+/// files (build output) are no change. Empty outside git or before a commit.
+pub fn modified_tracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
+    if require_repository(runner, root, "the clean-tree check").is_err()
+        || !resolves(runner, root, "HEAD")?
+    {
+        return Ok(Vec::new());
+    }
+    Ok(lines_of(&runner.git(
+        root,
+        &["diff", "--relative", "--name-only", "-z", "HEAD", "--"],
+    )?))
+}
+
 /// What a revision held of the versions the git-aware rules compare with.
 pub fn baseline(runner: &Runner, root: &Path, rev: &str, changed: Vec<String>) -> Result<Baseline> {
     let tree = GitTree {

@@ -28,6 +28,7 @@ mod check;
 mod checksum;
 mod chef_policy;
 mod chef_push;
+mod commit;
 mod context;
 mod cookbooks;
 mod debian;

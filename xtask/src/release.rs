@@ -3,13 +3,14 @@
 //! It never pushes a chef policy: that waits for the rollout (`chef-push`).
 
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use serde_json::{json, Value};
 
+use crate::artifactory::Presence;
 use crate::bad;
-use crate::build_image::{self, BuildState, ImageOptions, ScriptKind};
+use crate::build_image::{self, BuildState, ImageOptions, Mode, ScriptKind};
 use crate::build_package;
 use crate::bump_base_image::{self, Edits};
 use crate::changeset::Changeset;
@@ -23,121 +24,23 @@ use crate::semver::Semver;
 use crate::sites::{self, paths, Inventory};
 use crate::tree::{Tree as _, WorkTree};
 
-const STATE_FILE: &str = "target/xtask/release.json";
+mod state;
 
-/// What one step of a release does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Work {
-    Bump,
-    BuildPackage,
-    PublishPackage,
-    BuildImage(Platform),
-    /// The one image of a tree whose build.sh has no platform option.
-    BuildCommonImage,
-    ChefPolicy,
-}
-
-impl Work {
-    fn id(&self) -> String {
-        match self {
-            Work::Bump => "bump".into(),
-            Work::BuildPackage => "build-package".into(),
-            Work::PublishPackage => "publish-package".into(),
-            Work::BuildImage(platform) => format!("build-image:{}", platform.name()),
-            Work::BuildCommonImage => "build-image".into(),
-            Work::ChefPolicy => "chef-policy".into(),
-        }
-    }
-
-    fn from_id(id: &str) -> Option<Work> {
-        Some(match id {
-            "bump" => Work::Bump,
-            "build-package" => Work::BuildPackage,
-            "publish-package" => Work::PublishPackage,
-            "chef-policy" => Work::ChefPolicy,
-            "build-image" => Work::BuildCommonImage,
-            other => {
-                let name = other.strip_prefix("build-image:")?;
-                Work::BuildImage(*Platform::ALL.iter().find(|p| p.name() == name)?)
-            }
-        })
-    }
-
-    /// Publishes, uploads or pushes something that cannot be taken back.
-    fn irreversible(&self) -> bool {
-        matches!(
-            self,
-            Work::PublishPackage | Work::BuildImage(_) | Work::BuildCommonImage | Work::ChefPolicy
-        )
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StepState {
-    Pending,
-    /// Started and not finished: the process was killed; counts as not done.
-    Running,
-    Done,
-    Failed,
-    /// Stopped by Ctrl-C; counts as not done.
-    Interrupted,
-}
-
-impl StepState {
-    fn name(self) -> &'static str {
-        match self {
-            StepState::Pending => "pending",
-            StepState::Running => "running",
-            StepState::Done => "done",
-            StepState::Failed => "failed",
-            StepState::Interrupted => "interrupted",
-        }
-    }
-
-    fn parse(name: &str) -> StepState {
-        match name {
-            "done" => StepState::Done,
-            "failed" => StepState::Failed,
-            "interrupted" => StepState::Interrupted,
-            "running" => StepState::Running,
-            _ => StepState::Pending,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct StepRecord {
-    work: Work,
-    title: String,
-    commands: Vec<String>,
-    state: StepState,
-    /// What the step's result depends on, compared again on --resume.
-    inputs: Value,
-    attempts: u64,
-    seconds: Option<f64>,
-    log: Option<String>,
-    error: Option<String>,
-}
-
-/// The recorded release: its inputs and each step's state.
-#[derive(Debug, Clone)]
-struct Release {
-    version: String,
-    apt_snapshot: Option<String>,
-    platforms: Vec<Platform>,
-    user: String,
-    publish: bool,
-    /// The Artifactory base URL (None: the default).
-    artifactory: Option<String>,
-    steps: Vec<StepRecord>,
-}
+use state::{load, save, Release, StepRecord, StepState, Work, STATE_FILE};
 
 impl flags::Release {
     pub fn run(self, ctx: &Context) -> Result<()> {
         if self.status {
             let release = load(ctx)?;
-            print!("{}", render(ctx, &release));
+            if self.json {
+                print!("{}", release.to_json()?);
+            } else {
+                print!("{}", render(ctx, &release));
+            }
             return Ok(());
+        }
+        if self.json {
+            return Err(bad!("--json goes with --status"));
         }
         let runner = build_package::runner(ctx)?;
         let release = if self.resume {
@@ -167,8 +70,9 @@ impl flags::Release {
             }
             release
         } else {
-            let release = self.plan(ctx)?;
+            let mut release = self.plan(ctx)?;
             warn_if_replacing(ctx)?;
+            carry_edits(ctx, &mut release);
             print!("{}", render(ctx, &release));
             // The bump's diff is the one preview of file edits; the rest are commands.
             let preview = bump_changes(ctx, &runner, &release)?;
@@ -224,33 +128,36 @@ impl flags::Release {
             user,
             publish: self.publish,
             artifactory: self.artifactory.clone(),
+            commit: true,
+            ticket: self.ticket.clone(),
+            saved_unix: 0,
             steps: Vec::new(),
         };
         if !self.confirm.dry_run {
             require_everything(ctx, &release)?;
         }
-        let mut works = vec![Work::Bump, Work::BuildPackage];
+        // Every check first; then what cannot be taken back. The chef policy
+        // comes before the image so that the image is built from the
+        // release's commit, which holds the lock chef-policy regenerates.
+        let mut works = vec![Work::Bump, Work::BuildPackage, Work::Preflight];
         if self.publish {
             works.push(Work::PublishPackage);
         }
+        works.push(Work::ChefPolicy);
+        works.push(Work::Commit);
         // The tree's build.sh decides: an image per platform, or one for all.
         match build_image::ScriptKind::read(ctx)? {
             ScriptKind::PerPlatform => works.extend(platforms.iter().map(|p| Work::BuildImage(*p))),
             ScriptKind::Common => works.push(Work::BuildCommonImage),
         }
-        works.push(Work::ChefPolicy);
         release.steps = works
             .into_iter()
-            .map(|work| StepRecord {
-                title: title(&work, &release),
-                commands: commands(&work, &release),
-                work,
-                state: StepState::Pending,
-                inputs: Value::Null,
-                attempts: 0,
-                seconds: None,
-                log: None,
-                error: None,
+            .map(|work| {
+                StepRecord::new(
+                    work.clone(),
+                    title(&work, &release),
+                    commands(&work, &release),
+                )
             })
             .collect();
         Ok(release)
@@ -293,12 +200,19 @@ fn title(work: &Work, release: &Release) -> String {
             None => format!("set base image version {v} at every site"),
         },
         Work::BuildPackage => format!("build and verify mobiledgex_{v}_amd64.deb"),
+        Work::Preflight => {
+            "check everything the irreversible steps need, before the first of them".into()
+        }
         Work::PublishPackage => format!("publish mobiledgex_{v}_amd64.deb to Artifactory"),
         Work::BuildImage(p) => format!("build image mobiledgex-v{} ({})", p.tag(v), p.name()),
         Work::BuildCommonImage => {
             format!("build image mobiledgex-v{v}, one common image for openstack, vcd and vsphere")
         }
         Work::ChefPolicy => "update the chef policy: cookbook upload and base.lock.json".into(),
+        Work::Commit => format!(
+            "commit the release's edits: {}",
+            crate::commit::message(v, release.ticket.as_deref())
+        ),
     }
 }
 
@@ -309,11 +223,41 @@ fn commands(work: &Work, release: &Release) -> Vec<String> {
         .as_ref()
         .map(|d| format!(" --apt-snapshot {d}"))
         .unwrap_or_default();
+    let ticket = release
+        .ticket
+        .as_ref()
+        .map(|t| format!(" --ticket {t}"))
+        .unwrap_or_default();
+    let commit = if release.commit {
+        format!(" --commit{ticket}")
+    } else {
+        String::new()
+    };
     match work {
         Work::Bump => vec![format!(
             "cargo xtask bump-base-image {}{snapshot}",
             release.version
         )],
+        Work::Commit => vec![
+            "git add -- <the files the release edited>".into(),
+            "cargo xtask check --staged".into(),
+            format!(
+                "git commit -m {} -- <the files the release edited>{}",
+                crate::runner::quote(&crate::commit::message(
+                    &release.version,
+                    release.ticket.as_deref()
+                )),
+                if commit.is_empty() { " (not recorded: skipped)" } else { "" }
+            ),
+        ],
+        Work::Preflight => vec![
+            "cargo xtask check; git diff --quiet HEAD".into(),
+            "curl --head <artifactory>/packages/pool/<deb>".into(),
+            format!(
+                "cargo xtask build-image --dry-run (and the real run's glance, pins, vault and packer validate) --tag {}",
+                release.version
+            ),
+        ],
         Work::BuildPackage => vec![
             format!("make -C {} clean", paths::PACKAGE_DIR),
             format!("make -C {}", paths::PACKAGE_DIR),
@@ -368,6 +312,16 @@ fn bump_changes(ctx: &Context, runner: &Runner, release: &Release) -> Result<Cha
 /// Runs every step not done, in order, recording each; stops at the first failure.
 fn execute(ctx: &Context, runner: &Runner, mut release: Release) -> Result<()> {
     let total = release.steps.len();
+    // The checks are about the world now: run them again whenever an
+    // irreversible step after them is still to run.
+    if let Some(gate) = release.steps.iter().position(|s| s.work == Work::Preflight) {
+        if release.steps[gate + 1..]
+            .iter()
+            .any(|s| s.state != StepState::Done)
+        {
+            release.steps[gate].state = StepState::Pending;
+        }
+    }
     for index in 0..total {
         if release.steps[index].state == StepState::Done {
             continue;
@@ -439,13 +393,157 @@ fn execute(ctx: &Context, runner: &Runner, mut release: Release) -> Result<()> {
     Ok(())
 }
 
+/// The image build as release asks for it: from the committed bump, with
+/// the .deb in Artifactory (a release recorded before it committed its bump
+/// builds from the uncommitted one, as it did then).
+fn image_options(release: &Release, platforms: Vec<Platform>) -> ImageOptions {
+    ImageOptions {
+        platforms,
+        version: release.version.clone(),
+        user: release.user.clone(),
+        ignore_checksum: false,
+        allow_dirty: !release.commit,
+        allow_unpublished: false,
+        artifactory: release.artifactory.clone(),
+    }
+}
+
+/// Starting over at the version of an unfinished release: its bump's edits
+/// (not committed before the commit step) remain this release's to commit.
+fn carry_edits(ctx: &Context, release: &mut Release) {
+    let Ok(old) = load(ctx) else { return };
+    if old.version != release.version {
+        return;
+    }
+    let edited = bump_edits(&old);
+    if let Some(bump) = release.steps.iter_mut().find(|s| s.work == Work::Bump) {
+        bump.inputs = json!({ "edited": edited });
+    }
+}
+
+/// The files the bump edited (recorded by its step).
+fn bump_edits(release: &Release) -> Vec<String> {
+    release
+        .steps
+        .iter()
+        .filter(|s| s.work == Work::Bump)
+        .filter_map(|s| s.inputs.get("edited").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// What the release edited and has not committed: the bump's files, and the
+/// chef files chef-policy wrote (the preflight made sure nothing else
+/// differed from HEAD before them).
+fn release_edits(ctx: &Context, runner: &Runner, release: &Release) -> Result<Vec<String>> {
+    let bumped = bump_edits(release);
+    let chef = format!("{}/", paths::CHEF_DIR);
+    let mut edits: Vec<String> = crate::git::modified_tracked(runner, &ctx.root)?
+        .into_iter()
+        .filter(|path| bumped.contains(path) || path.starts_with(&chef))
+        .collect();
+    edits.sort();
+    edits.dedup();
+    Ok(edits)
+}
+
+/// Every check an irreversible step of this release can fail, before the
+/// first of them: a release stopped here publishes nothing, so it can run
+/// again with the same version. The image build's own preflight runs in
+/// full (rules, chef, a committed tree, the pins against the APT snapshot,
+/// glance, the network, vault, `packer validate`), without building.
+fn preflight(ctx: &Context, runner: &Runner, release: &Release) -> Result<()> {
+    require_everything(ctx, release)?;
+    // A clean tree but for the bump's own edits, which the release commits.
+    let bumped = bump_edits(release);
+    let foreign: Vec<String> = crate::git::modified_tracked(runner, &ctx.root)?
+        .into_iter()
+        .filter(|path| !bumped.contains(path))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(bad!(
+            "uncommitted changes that are not the release's own: {}; the release commits only its edits and builds the image from that commit: commit or stash them, then cargo xtask release --resume. Nothing irreversible was run.",
+            foreign.join(", ")
+        ));
+    }
+    ctx.say(format!(
+        "  {} nothing differs from HEAD but the bump's edits",
+        ctx.paint.good("ok")
+    ));
+    let published = release
+        .steps
+        .iter()
+        .any(|s| s.work == Work::PublishPackage && s.state == StepState::Done);
+    let (presence, url) = build_package::deb_presence(ctx, runner, release.artifactory.clone())?;
+    match (release.publish && !published, presence) {
+        (true, Presence::Present) => {
+            return Err(bad!(
+                "{url} is already in Artifactory: this release would publish it again. If an earlier run published it, finish that one (cargo xtask release --resume); else raise the version (cargo xtask release <next version>). Nothing irreversible was run."
+            ))
+        }
+        (false, Presence::Absent) => {
+            return Err(bad!(
+                "Artifactory does not have {url} (HTTP 404), and the image installs it: release with --publish, or publish it first (cargo xtask build-package --publish). Nothing irreversible was run."
+            ))
+        }
+        (true, Presence::Absent) => ctx.say(format!(
+            "  {} {url} is not in Artifactory yet: the publish step can upload it",
+            ctx.paint.good("ok")
+        )),
+        (false, Presence::Present) => ctx.say(format!(
+            "  {} {url} is in Artifactory",
+            ctx.paint.good("ok")
+        )),
+    }
+    let inventory = load_inventory(ctx)?;
+    let mut options = image_options(release, release.platforms.clone());
+    // Published by the next step, asked above; the tree was judged above.
+    options.allow_unpublished = true;
+    options.allow_dirty = true;
+    let prepared = build_image::preflight(ctx, runner, &inventory, &options, Mode::Build)?;
+    drop(prepared);
+    ctx.say(format!(
+        "  {} the image build's preflight (rules, committed tree, pins, glance, vault, packer validate)",
+        ctx.paint.good("ok")
+    ));
+    Ok(())
+}
+
 /// Runs one step; on success returns what its result depends on.
 fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> Result<Value> {
     match work {
         Work::Bump => {
             let changes = bump_changes(ctx, runner, release)?;
+            let mut edited = changes.paths();
+            // A release started over at the same version: the earlier run's
+            // edits, not committed yet, are still this release's.
+            edited.extend(bump_edits(release));
+            edited.sort();
+            edited.dedup();
             changes.apply()?;
+            let mut inputs = fingerprint(ctx, release)?;
+            inputs["edited"] = json!(edited);
+            return Ok(inputs);
         }
+        Work::Commit => {
+            let paths = release_edits(ctx, runner, release)?;
+            if !release.commit {
+                ctx.say("this release was recorded before releases committed: nothing to do");
+            } else if paths.is_empty() {
+                ctx.say("nothing differs from HEAD: nothing to commit");
+            } else {
+                crate::commit::commit_bump(
+                    ctx,
+                    runner,
+                    &paths,
+                    &release.version,
+                    release.ticket.as_deref(),
+                )?;
+            }
+        }
+        Work::Preflight => preflight(ctx, runner, release)?,
         Work::BuildPackage => {
             let options = build_package::Options {
                 publish: false,
@@ -465,12 +563,7 @@ fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> R
                 Work::BuildImage(platform) => vec![*platform],
                 _ => release.platforms.clone(),
             };
-            let options = ImageOptions {
-                platforms,
-                version: release.version.clone(),
-                user: release.user.clone(),
-                ignore_checksum: false,
-            };
+            let options = image_options(release, platforms);
             let results = build_image::build_images(ctx, runner, &options)?;
             if results.iter().any(|r| r.state != BuildState::Built) {
                 return Err(AlreadyReported.into());
@@ -744,7 +837,20 @@ fn render(ctx: &Context, release: &Release) -> String {
         } else {
             ""
         };
-        out.push_str(&format!("  {}. [{state}] {}{mark}\n", i + 1, step.title));
+        let took = step
+            .seconds
+            .map(|s| {
+                format!(
+                    " ({})",
+                    build_image::duration(Duration::from_secs_f64(s.max(0.0)))
+                )
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {}. [{state}] {}{mark}{took}\n",
+            i + 1,
+            step.title
+        ));
         for command in &step.commands {
             out.push_str(&format!("       $ {command}\n"));
         }
@@ -759,121 +865,4 @@ fn render(ctx: &Context, release: &Release) -> String {
         "  never run by release: cargo xtask chef-push --group <group>, only after the rollout\n",
     );
     out
-}
-
-fn save(ctx: &Context, release: &Release) -> Result<()> {
-    let steps: Vec<Value> = release
-        .steps
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.work.id(),
-                "title": s.title,
-                "commands": s.commands,
-                "irreversible": s.work.irreversible(),
-                "state": s.state.name(),
-                "inputs": s.inputs,
-                "attempts": s.attempts,
-                "seconds": s.seconds,
-                "log": s.log,
-                "error": s.error,
-            })
-        })
-        .collect();
-    let state = json!({
-        "version": release.version,
-        "apt_snapshot": release.apt_snapshot,
-        "platforms": release.platforms.iter().map(|p| p.name()).collect::<Vec<_>>(),
-        "user": release.user,
-        "publish": release.publish,
-        "artifactory": release.artifactory,
-        "saved_unix": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-        "steps": steps,
-    });
-    Runner::private_state_dir(&ctx.root)?;
-    let mut changes = Changeset::new(&ctx.root);
-    changes.write(
-        std::path::Path::new(STATE_FILE),
-        serde_json::to_string_pretty(&state)? + "\n",
-        0o600,
-    )?;
-    changes.apply()?;
-    Ok(())
-}
-
-fn load(ctx: &Context) -> Result<Release> {
-    // Bounded, and never a FIFO or a device (which would hang `--status`).
-    let text = match crate::tree::read_text(
-        &WorkTree {
-            root: ctx.root.clone(),
-        },
-        STATE_FILE,
-    )? {
-        Some(text) => text,
-        None => {
-            return Err(bad!(
-            "no release is recorded in {STATE_FILE}; start one with cargo xtask release <VERSION>"
-        ))
-        }
-    };
-    let broken = |what: &str| {
-        bad!("{STATE_FILE} is damaged ({what}); start a new release with cargo xtask release <VERSION>")
-    };
-    let json: Value = serde_json::from_str(&text).map_err(|_| broken("not JSON"))?;
-    let string = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
-    let mut steps = Vec::new();
-    for step in json
-        .get("steps")
-        .and_then(Value::as_array)
-        .ok_or_else(|| broken("no steps"))?
-    {
-        let id = string(step, "id").ok_or_else(|| broken("a step without id"))?;
-        let work = Work::from_id(&id).ok_or_else(|| broken("an unknown step"))?;
-        steps.push(StepRecord {
-            work,
-            title: string(step, "title").unwrap_or(id),
-            commands: step
-                .get("commands")
-                .and_then(Value::as_array)
-                .map(|c| {
-                    c.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            state: StepState::parse(
-                step.get("state")
-                    .and_then(Value::as_str)
-                    .unwrap_or("pending"),
-            ),
-            inputs: step.get("inputs").cloned().unwrap_or(Value::Null),
-            attempts: step.get("attempts").and_then(Value::as_u64).unwrap_or(0),
-            seconds: step.get("seconds").and_then(Value::as_f64),
-            log: string(step, "log"),
-            error: string(step, "error"),
-        });
-    }
-    let platforms = json
-        .get("platforms")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .filter_map(|name| Platform::ALL.iter().copied().find(|p| p.name() == name))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Release {
-        version: string(&json, "version").ok_or_else(|| broken("no version"))?,
-        apt_snapshot: string(&json, "apt_snapshot"),
-        platforms,
-        user: string(&json, "user").unwrap_or_default(),
-        publish: json
-            .get("publish")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        artifactory: string(&json, "artifactory"),
-        steps,
-    })
 }

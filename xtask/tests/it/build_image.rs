@@ -7,7 +7,20 @@ use crate::common;
 use std::path::Path;
 
 use common::apt::{packages_of, tree_with_snapshot, DEPENDENCIES};
+use common::artifactory::stateful_artifactory;
 use common::{monorepo_files, Fakes, Layout, Tree};
+
+/// Where the tree's .deb (3.0.1) is in the loopback Artifactory.
+const DEB_PATH: &str = "/artifactory/packages/pool/mobiledgex_3.0.1_amd64.deb";
+
+/// The fake tools, and a loopback Artifactory (ARTIFACTORY_URL) that has
+/// the .deb of the tree's version, as the build's provenance check asks.
+fn fakes() -> Fakes {
+    let mut fakes = Fakes::new();
+    let server = stateful_artifactory(&[DEB_PATH]);
+    fakes.set("ARTIFACTORY_URL", &server.url("/artifactory"));
+    fakes
+}
 
 const SOURCE_IMAGE: &str = "ubuntu-18.04-server-cloudimg-amd64-2021-10-05";
 
@@ -94,7 +107,7 @@ fn glance_has(fakes: &Fakes, image: &str) -> bool {
 #[test]
 fn builds_the_openstack_image_after_a_full_preflight() {
     let (tree, apt) = tree_with_snapshot(Layout::A, None);
-    let fakes = Fakes::new();
+    let fakes = fakes();
     let before = monorepo_files(&tree);
     let run = fakes.run(&tree, &["build-image", "--yes"]);
     run.assert_code(0);
@@ -135,7 +148,7 @@ fn builds_the_openstack_image_after_a_full_preflight() {
 #[test]
 fn all_platforms_build_in_order_and_end_with_a_summary() {
     let (tree, apt) = tree_with_snapshot(Layout::B, None);
-    let fakes = Fakes::new();
+    let fakes = fakes();
     let run = fakes.run(&tree, &["build-image", "--all-platforms", "--yes"]);
     run.assert_code(0);
 
@@ -198,7 +211,7 @@ const UNMET: &str = "==> openstack: Provisioning with shell script: setup.sh
 #[test]
 fn a_failed_build_stops_the_others_and_names_the_pins_apt_wants() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let mut fakes = Fakes::new();
+    let mut fakes = fakes();
     let report = fakes.dir.path().join("apt-report.txt");
     std::fs::write(&report, UNMET).unwrap();
     fakes.set("XTASK_FAKE_PACKER_BUILD_LOG", &report.display().to_string());
@@ -257,7 +270,7 @@ fn a_failed_build_stops_the_others_and_names_the_pins_apt_wants() {
 #[test]
 fn a_build_failing_otherwise_gives_no_pin_advice() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let mut fakes = Fakes::new();
+    let mut fakes = fakes();
     fakes.set("XTASK_FAKE_FAIL", "packer:build");
     let run = fakes.run(
         &tree,
@@ -289,7 +302,7 @@ fn a_build_failing_otherwise_gives_no_pin_advice() {
 #[test]
 fn dry_run_validates_offline_and_runs_nothing_else() {
     let tree = Tree::with_git(Layout::A);
-    let fakes = Fakes::new();
+    let fakes = fakes();
     let before = tree.snapshot();
     let run = fakes.run(&tree, &["build-image", "--all-platforms", "--dry-run"]);
     run.assert_code(0);
@@ -314,7 +327,7 @@ fn dry_run_validates_offline_and_runs_nothing_else() {
 #[test]
 fn without_a_terminal_it_refuses_before_running_anything() {
     let tree = Tree::with_git(Layout::A);
-    let fakes = Fakes::new();
+    let fakes = fakes();
     let before = tree.snapshot();
     let run = fakes.run(&tree, &["build-image"]);
     run.assert_code(2);
@@ -356,7 +369,7 @@ fn bad_input_and_missing_credentials_exit_2_before_anything_runs() {
         ),
     ];
     for (args, env, said) in cases {
-        let mut fakes = Fakes::new();
+        let mut fakes = fakes();
         for (key, value) in env {
             fakes.set(key, value);
         }
@@ -380,7 +393,7 @@ fn preflight_refuses_when_chef_does_not_reference_the_version() {
     );
     tree.edit("vmlayer/props.go", "\"3.0.1\"", "\"3.0.2\"");
     tree.edit("version/package-version.go", "\"3.0.1\"", "\"3.0.2\"");
-    let fakes = Fakes::new();
+    let fakes = fakes();
     let run = fakes.run(&tree, &["build-image", "--yes"]);
     run.assert_code(1);
     assert!(
@@ -400,7 +413,7 @@ fn preflight_refuses_while_check_reports_errors() {
         "cirrus/2021-02-01",
         "cirrus/2021-03-01",
     );
-    let fakes = Fakes::new();
+    let fakes = fakes();
     let run = fakes.run(&tree, &["build-image", "--yes"]);
     run.assert_code(1);
     assert!(run.stderr.contains("error[apt-snapshot]"), "{}", run.stderr);
@@ -411,7 +424,7 @@ fn preflight_refuses_while_check_reports_errors() {
 #[test]
 fn an_image_already_in_glance_is_not_published_twice() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let fakes = Fakes::new();
+    let fakes = fakes();
     fakes.run(&tree, &["build-image", "--yes"]).assert_code(0);
     let first = fakes.calls().len();
     let run = fakes.run(&tree, &["build-image", "--all-platforms", "--yes"]);
@@ -436,7 +449,7 @@ fn an_image_already_in_glance_is_not_published_twice() {
 #[test]
 fn a_vault_failure_stops_before_packer() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let mut fakes = Fakes::new();
+    let mut fakes = fakes();
     fakes.set("XTASK_FAKE_FAIL", "vault:kv:get");
     let run = fakes.run(&tree, &["build-image", "--yes"]);
     run.assert_code(1);
@@ -462,7 +475,7 @@ fn a_vault_failure_stops_before_packer() {
 #[test]
 fn a_missing_source_image_stops_before_secrets_are_read() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let mut fakes = Fakes::new();
+    let mut fakes = fakes();
     fakes.set("CLOUD_IMAGE_TAG", "centos-7");
     let run = fakes.run(&tree, &["build-image", "--yes"]);
     run.assert_code(1);
@@ -484,7 +497,7 @@ fn pins_apt_cannot_install_from_the_snapshot_stop_before_the_cloud() {
     );
     drop(tree);
     let (tree, _) = tree_with_snapshot(Layout::A, Some(packages));
-    let fakes = Fakes::new();
+    let fakes = fakes();
     let run = fakes.run(&tree, &["build-image", "--yes"]);
     run.assert_code(1);
     assert!(run.stderr.contains("kubeadm"), "{}", run.stderr);
@@ -499,7 +512,7 @@ fn pins_apt_cannot_install_from_the_snapshot_stop_before_the_cloud() {
 #[test]
 fn ignore_checksum_says_it_changes_nothing_where_images_are_per_platform() {
     let tree = Tree::with_git(Layout::A);
-    let fakes = Fakes::new();
+    let fakes = fakes();
     let run = fakes.run(
         &tree,
         &[

@@ -9,17 +9,30 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::apt::tree_with_snapshot;
-use common::artifactory::{artifactory, digest};
+use common::artifactory::{artifactory, digest, stateful_artifactory};
 use common::http::basic_auth;
 use common::{Fakes, Layout, Run, Tree};
 use serde_json::Value;
 
 const STATE: &str = "target/xtask/release.json";
 
-fn fakes() -> Fakes {
-    let fakes = Fakes::new();
+/// Where the release's .deb is in the loopback Artifactory.
+const DEB_PATH: &str = "/artifactory/packages/pool/mobiledgex_3.0.2_amd64.deb";
+
+/// The fakes, with a loopback Artifactory (ARTIFACTORY_URL) that keeps what
+/// is uploaded and starts with `seeded`.
+fn fakes_with(seeded: &[&str]) -> (Fakes, common::http::Server) {
+    let mut fakes = Fakes::new();
     fakes.seed_rendition_cookbooks();
-    fakes
+    let server = stateful_artifactory(seeded);
+    fakes.set("ARTIFACTORY_URL", &server.url("/artifactory"));
+    (fakes, server)
+}
+
+/// The fakes, with the .deb of 3.0.2 already in Artifactory (published by
+/// hand, as a release without --publish expects).
+fn fakes() -> Fakes {
+    fakes_with(&[DEB_PATH]).0
 }
 
 fn state(tree: &Tree) -> Value {
@@ -101,9 +114,24 @@ fn a_whole_release_runs_every_step_once_in_order_and_never_pushes() {
         [
             "bump×1",
             "build-package×1",
+            "preflight×1",
+            "chef-policy×1",
+            "commit×1",
             "build-image:openstack×1",
-            "chef-policy×1"
         ]
+    );
+    // One commit of the release's edits, as the humans wrote it.
+    let log = tree.git(&["log", "-1", "--format=%s", "--name-only"]);
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(log.starts_with("Base image 3.0.2\n"), "{log}");
+    for file in ["vmlayer/props.go", "chef/policyfiles/base.lock.json"] {
+        assert!(log.contains(file), "{file}: {log}");
+    }
+    let dirty = tree.git(&["status", "--porcelain", "--untracked-files=no"]);
+    assert!(
+        dirty.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&dirty.stdout)
     );
     // The irreversible tools, in the runbook's order.
     let calls = fakes.calls();
@@ -122,19 +150,25 @@ fn a_whole_release_runs_every_step_once_in_order_and_never_pushes() {
     assert_eq!(
         order,
         [
-            "packer build",
             "knife upload",
-            "chef install policyfiles/base.rb"
+            "chef install policyfiles/base.rb",
+            "packer build",
         ]
     );
     let status = fakes.run(&tree, &["release", "--status"]);
     status.assert_code(0);
     assert_eq!(
         status.stdout.matches("[done]").count(),
-        4,
+        6,
         "{}",
         status.stdout
     );
+    // Each done step says how long it took.
+    assert!(status.stdout.contains("s)\n"), "{}", status.stdout);
+    let json = fakes.run(&tree, &["release", "--status", "--json"]);
+    json.assert_code(0);
+    assert_eq!(json.json()["steps"][0]["state"], "done");
+    assert!(json.json()["steps"][0]["seconds"].is_f64());
 }
 
 #[test]
@@ -256,10 +290,11 @@ fn a_failure_at_each_step_then_resume_finishes_without_redoing_anything() {
         }
         // Nothing irreversible after the failure.
         let calls = fakes.calls();
-        if at < 2 {
+        let index = |id: &str| states.iter().position(|(s, _, _)| s == id).unwrap();
+        if at < index("build-image:openstack") {
             assert_eq!(count(&calls, "packer build"), 0, "{}", fault.step);
         }
-        if at < 3 {
+        if at < index("chef-policy") {
             assert_eq!(count(&calls, "knife upload"), 0, "{}", fault.step);
         }
         let status = fakes.run(&tree, &["release", "--status"]);
@@ -268,8 +303,17 @@ fn a_failure_at_each_step_then_resume_finishes_without_redoing_anything() {
         let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
         resumed.assert_code(0);
         assert_released(&tree, &fakes, &resumed);
+        let gate = states
+            .iter()
+            .position(|(id, _, _)| id == "preflight")
+            .unwrap();
         for (i, (id, _, attempts)) in steps(&tree).iter().enumerate() {
-            let want = if i == at { 2 } else { 1 };
+            // The preflight runs again on every run while an irreversible step is left.
+            let want = if i == at || (i == gate && at > gate) {
+                2
+            } else {
+                1
+            };
             assert_eq!(
                 *attempts, want,
                 "{}: {id} started {attempts} times",
@@ -347,21 +391,33 @@ fn resume_refuses_when_the_tree_no_longer_matches_a_done_step() {
     let deps = "openstack-tenant/packages/mobiledgex/dependencies";
     let text = tree.read(deps);
     tree.write(deps, &format!("# re-pinned after a failed build\n{text}"));
+    // Uncommitted, it is not the release's own edit: the preflight refuses.
+    let refused = fakes.run(&tree, &["release", "--resume", "--yes"]);
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains("not the release's own"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(count(&fakes.calls(), "packer build"), 1);
+    assert!(
+        refused.stderr.contains("build-package runs again"),
+        "{}",
+        refused.stderr
+    );
+    tree.git(&["commit", "-q", "-am", "Re-pin"]);
     let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
     resumed.assert_code(0);
-    assert!(
-        resumed.stderr.contains("build-package runs again"),
-        "{}",
-        resumed.stderr
-    );
     let attempts: Vec<(String, u64)> = steps(&tree).into_iter().map(|(id, _, n)| (id, n)).collect();
     assert_eq!(
         attempts,
         [
             ("bump", 1),
             ("build-package", 2),
+            ("preflight", 3),
+            ("chef-policy", 2),
+            ("commit", 2),
             ("build-image:openstack", 2),
-            ("chef-policy", 1)
         ]
         .map(|(id, n)| (id.to_string(), n))
     );
@@ -371,7 +427,9 @@ fn resume_refuses_when_the_tree_no_longer_matches_a_done_step() {
 #[test]
 fn the_resume_fingerprint_covers_every_package_input() {
     // A maintainer script, an installed script and packages/build.sh are as
-    // much the .deb's inputs as the Makefile and dependencies.
+    // much the .deb's inputs as the Makefile and dependencies. Changed (and
+    // committed, as the preflight wants) before anything was published, the
+    // package is built again.
     for (file, edit) in [
         (
             "openstack-tenant/packages/mobiledgex/postinst",
@@ -384,14 +442,18 @@ fn the_resume_fingerprint_covers_every_package_input() {
         ("openstack-tenant/packages/build.sh", "# changed\n"),
     ] {
         let (tree, _) = tree_with_snapshot(Layout::A, None);
-        let mut fakes = fakes();
-        fakes.set("XTASK_FAKE_FAIL", "packer:build");
+        let (mut fakes, _server) = fakes_with(&[]);
         fakes
-            .run(&tree, &["release", "3.0.2", "--yes"])
+            .set("ARTIFACTORY_USER", "alice")
+            .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra")
+            .set("XTASK_FAKE_FAIL", "vault:kv:get");
+        fakes
+            .run(&tree, &["release", "3.0.2", "--publish", "--yes"])
             .assert_code(1);
         fakes.set("XTASK_FAKE_FAIL", "");
         let text = tree.read(file);
         tree.write(file, &format!("{text}{edit}"));
+        tree.git(&["commit", "-q", "-m", "a package input changes", "--", file]);
         let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
         resumed.assert_code(0);
         let name = file.rsplit('/').next().unwrap();
@@ -413,13 +475,16 @@ fn the_resume_fingerprint_covers_every_package_input() {
         );
     }
 
-    // Once the package was built into an image, a changed postinst needs a
-    // new version, named with the file.
+    // Once the package was published, a changed postinst needs a new
+    // version, named with the file.
     let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let mut fakes = fakes();
-    fakes.set("XTASK_FAKE_FAIL", "knife:upload");
+    let (mut fakes, _server) = fakes_with(&[]);
     fakes
-        .run(&tree, &["release", "3.0.2", "--yes"])
+        .set("ARTIFACTORY_USER", "alice")
+        .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra")
+        .set("XTASK_FAKE_FAIL", "knife:upload");
+    fakes
+        .run(&tree, &["release", "3.0.2", "--publish", "--yes"])
         .assert_code(1);
     fakes.set("XTASK_FAKE_FAIL", "");
     let postinst = "openstack-tenant/packages/mobiledgex/postinst";
@@ -428,18 +493,21 @@ fn the_resume_fingerprint_covers_every_package_input() {
     fakes
         .run(&tree, &["release", "--resume", "--yes"])
         .assert_refused(
-            "postinst changed after the image",
+            "postinst changed after the package was published",
             &["postinst", "cargo xtask release 3.0.3"],
         );
 }
 
 #[test]
-fn after_an_image_is_built_changed_pins_need_a_new_version() {
+fn after_the_package_is_published_changed_pins_need_a_new_version() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let mut fakes = fakes();
-    fakes.set("XTASK_FAKE_FAIL", "knife:upload");
+    let (mut fakes, _server) = fakes_with(&[]);
     fakes
-        .run(&tree, &["release", "3.0.2", "--yes"])
+        .set("ARTIFACTORY_USER", "alice")
+        .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra")
+        .set("XTASK_FAKE_FAIL", "knife:upload");
+    fakes
+        .run(&tree, &["release", "3.0.2", "--publish", "--yes"])
         .assert_code(1);
     fakes.set("XTASK_FAKE_FAIL", "");
     let deps = "openstack-tenant/packages/mobiledgex/dependencies";
@@ -448,11 +516,11 @@ fn after_an_image_is_built_changed_pins_need_a_new_version() {
     let before = tree.snapshot();
     let refused = fakes.run(&tree, &["release", "--resume", "--yes"]);
     refused.assert_refused(
-        "resume after the image was built",
+        "resume after the package was published",
         &["cargo xtask release 3.0.3"],
     );
     assert_eq!(tree.snapshot(), before);
-    assert_eq!(count(&fakes.calls(), "packer build"), 1);
+    assert_eq!(count(&fakes.calls(), "packer build"), 0);
     // Starting over at the version every site already has is not a downgrade.
     fakes
         .run(&tree, &["release", "3.0.2", "--dry-run"])
@@ -499,14 +567,13 @@ fn ctrl_c_stops_the_build_and_the_interrupted_step_counts_as_not_done() {
     assert!(!fakes.state().join("glance/mobiledgex-v3.0.2.json").exists());
     let states = steps(&tree);
     assert_eq!(
-        states[2],
+        states[5],
         (
             "build-image:openstack".to_string(),
             "interrupted".to_string(),
             1
         )
     );
-    assert_eq!(states[3].1, "pending");
     let status = fakes.run(&tree, &["release", "--status"]);
     assert!(
         status.stdout.contains("interrupted (not done)"),
@@ -571,7 +638,7 @@ fn publishing_is_its_own_step_and_a_failed_upload_resumes_without_rebuilding() {
     fakes
         .set("ARTIFACTORY_USER", "alice")
         .set("ARTIFACTORY_PASSWORD", password);
-    let deb_path = "/artifactory/packages/pool/mobiledgex_3.0.2_amd64.deb";
+    let deb_path = DEB_PATH;
 
     // The server refuses the upload: the release stops at the publish step.
     let refusing = artifactory(404, Some((500, "{\"errors\": [\"disk full\"]}")));
@@ -580,7 +647,7 @@ fn publishing_is_its_own_step_and_a_failed_upload_resumes_without_rebuilding() {
     failed.assert_code(1);
     let states = steps(&tree);
     assert_eq!(
-        states[2],
+        states[3],
         ("publish-package".to_string(), "failed".to_string(), 1)
     );
     assert_eq!(
@@ -590,7 +657,7 @@ fn publishing_is_its_own_step_and_a_failed_upload_resumes_without_rebuilding() {
     );
 
     // Resume against a working server: only the publish and later steps run.
-    let server = artifactory(404, None);
+    let server = stateful_artifactory(&[]);
     fakes.set("ARTIFACTORY_URL", &server.url("/artifactory"));
     let resumed = fakes.run(&tree, &["release", "--resume", "--yes"]);
     resumed.assert_code(0);
@@ -601,17 +668,21 @@ fn publishing_is_its_own_step_and_a_failed_upload_resumes_without_rebuilding() {
         [
             ("bump", 1),
             ("build-package", 1),
+            ("preflight", 2),
             ("publish-package", 2),
+            ("chef-policy", 1),
+            ("commit", 1),
             ("build-image:openstack", 1),
-            ("chef-policy", 1)
         ]
         .map(|(id, n)| (id.to_string(), n))
     );
     // --artifactory (here ARTIFACTORY_URL) given to --resume replaces the recorded URL.
+    // The preflight's HEAD, the publish's HEAD and PUT, the image build's HEAD.
     let requests = server.requests();
     let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
-    assert_eq!(methods, ["HEAD", "PUT"]);
-    assert_eq!(requests[0].path, deb_path);
+    assert_eq!(methods, ["HEAD", "HEAD", "PUT", "HEAD"]);
+    assert!(requests.iter().all(|r| r.path.starts_with(deb_path)));
+    let requests = &requests[1..];
     assert!(requests[1].path.starts_with(&format!(
         "{deb_path};deb.distribution=cirrus;deb.component=main;deb.architecture=amd64"
     )));
@@ -661,4 +732,102 @@ fn what_later_steps_need_is_checked_before_the_first_step() {
     let refused = fakes.run(&tree, &["release", "3.0.2", "--yes"]);
     refused.assert_refused("knife missing", &["knife", "Chef Workstation"]);
     assert_eq!(tree.snapshot(), before);
+}
+
+/// A check the preflight runs, made to fail, and how to mend it.
+struct Check {
+    what: &'static str,
+    said: &'static str,
+    inject: fn(&Tree, &mut Fakes),
+    undo: fn(&Tree, &mut Fakes),
+}
+
+const PREFLIGHT_CHECKS: [Check; 4] = [
+    Check {
+        what: "glance has no source image",
+        said: "is not in glance",
+        inject: |_, fakes| {
+            fakes.set("CLOUD_IMAGE_TAG", "centos-7");
+        },
+        undo: |_, fakes| {
+            fakes.set("CLOUD_IMAGE_TAG", "");
+        },
+    },
+    Check {
+        what: "vault cannot give a secret",
+        said: "secret/accounts/baseimage/password",
+        inject: |_, fakes| {
+            fakes.set("XTASK_FAKE_FAIL", "vault:kv:get");
+        },
+        undo: |_, fakes| {
+            fakes.set("XTASK_FAKE_FAIL", "");
+        },
+    },
+    Check {
+        what: "an uncommitted change that is not the release's",
+        said: "not the release's own",
+        inject: |tree, _| tree.write("openstack-tenant/packer/README.md", "changed by hand\n"),
+        undo: |tree, _| {
+            tree.git(&["checkout", "--", "openstack-tenant/packer/README.md"]);
+        },
+    },
+    Check {
+        what: "the .deb is already in Artifactory",
+        said: "is already in Artifactory",
+        inject: |_, fakes| {
+            let taken = stateful_artifactory(&[DEB_PATH]);
+            fakes.set("ARTIFACTORY_URL", &taken.url("/artifactory"));
+        },
+        undo: |_, fakes| {
+            let empty = stateful_artifactory(&[]);
+            fakes.set("ARTIFACTORY_URL", &empty.url("/artifactory"));
+        },
+    },
+];
+
+#[test]
+fn a_failing_preflight_check_runs_nothing_irreversible_and_the_version_stays_usable() {
+    for check in &PREFLIGHT_CHECKS {
+        let (tree, _) = tree_with_snapshot(Layout::A, None);
+        let (mut fakes, server) = fakes_with(&[]);
+        fakes
+            .set("ARTIFACTORY_USER", "alice")
+            .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra");
+        if !tree.path("openstack-tenant/packer/README.md").is_file() {
+            tree.write("openstack-tenant/packer/README.md", "packer\n");
+            tree.git(&["add", "-A"]);
+            tree.git(&["commit", "-q", "-m", "readme"]);
+        }
+        (check.inject)(&tree, &mut fakes);
+        let failed = fakes.run(&tree, &["release", "3.0.2", "--publish", "--yes"]);
+        failed.assert_code(1);
+        assert!(
+            failed.stderr.contains(check.said),
+            "{}: {}",
+            check.what,
+            failed.stderr
+        );
+        let states = steps(&tree);
+        assert_eq!(
+            states[2],
+            ("preflight".to_string(), "failed".to_string(), 1),
+            "{}",
+            check.what
+        );
+        // Nothing irreversible ran: no upload, no image, no cookbook.
+        let calls = fakes.calls();
+        for irreversible in ["packer build", "knife upload", "chef push"] {
+            assert_eq!(count(&calls, irreversible), 0, "{}: {calls:#?}", check.what);
+        }
+        assert!(
+            server.requests().iter().all(|r| r.method != "PUT"),
+            "{}",
+            check.what
+        );
+        (check.undo)(&tree, &mut fakes);
+        // The same version again, from the start: nothing was burnt.
+        let again = fakes.run(&tree, &["release", "3.0.2", "--publish", "--yes"]);
+        again.assert_code(0);
+        assert_released(&tree, &fakes, &again);
+    }
 }

@@ -1,8 +1,10 @@
 //! Artifactory as the tests see it: HEAD says whether a file is there, PUT
 //! stores it and answers with the checksums of what arrived.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use super::http::{Response, Server};
 
@@ -16,6 +18,28 @@ pub fn artifactory(head: u16, put: Option<(u16, &'static str)>) -> Server {
                 Some((code, body)) => Response::new(code, body),
                 None => Response::new(201, artifactory_answer(&request.body)),
             },
+            _ => Response::new(405, ""),
+        };
+        response.header("Content-Type", "application/json")
+    })
+}
+
+/// An Artifactory that keeps what arrives: HEAD answers 200 for a path that
+/// was PUT (matrix parameters after `;` ignored) or is in `seeded`, else 404;
+/// PUT stores and answers like [`artifactory`].
+pub fn stateful_artifactory(seeded: &[&str]) -> Server {
+    let stored: Arc<Mutex<BTreeSet<String>>> = Arc::new(Mutex::new(
+        seeded.iter().map(|path| path.to_string()).collect(),
+    ));
+    Server::start(move |request| {
+        let path = request.path.split(';').next().unwrap_or("").to_string();
+        let response = match request.method.as_str() {
+            "HEAD" if stored.lock().unwrap().contains(&path) => Response::new(200, ""),
+            "HEAD" => Response::new(404, ""),
+            "PUT" => {
+                stored.lock().unwrap().insert(path);
+                Response::new(201, artifactory_answer(&request.body))
+            }
             _ => Response::new(405, ""),
         };
         response.header("Content-Type", "application/json")

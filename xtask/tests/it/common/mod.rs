@@ -592,6 +592,11 @@ impl Fakes {
             ("XTASK_FAKE_FAIL".into(), String::new()),
             ("XTASK_FAKE_PACKER_BUILD_LOG".into(), String::new()),
             ("XTASK_FAKE_CHEF_LOCK".into(), String::new()),
+            // Who commits when a command commits (release, bump --commit).
+            ("GIT_AUTHOR_NAME".into(), "Tester".into()),
+            ("GIT_AUTHOR_EMAIL".into(), "tester@example.com".into()),
+            ("GIT_COMMITTER_NAME".into(), "Tester".into()),
+            ("GIT_COMMITTER_EMAIL".into(), "tester@example.com".into()),
         ];
         Fakes { dir, env }
     }

@@ -47,6 +47,10 @@ fn real_tree(tag: Option<&str>) -> Option<(Tree, String)> {
 fn artifactory(md5: &'static str) -> Server {
     let auth = basic_auth("tester", FAKE_SECRETS[3]);
     Server::start(move |request| {
+        // The published .deb that build-image's provenance check asks for.
+        if request.method == "HEAD" && request.path.ends_with(".deb") {
+            return Response::new(200, "");
+        }
         if request.header("Authorization") != Some(auth.as_str()) {
             return Response::new(401, "{\"errors\":[{\"status\":401}]}");
         }
@@ -186,7 +190,14 @@ fn all_platforms_build_the_common_image_once_with_build_sh_variables() {
     want.push(format!("packer validate {vars}"));
     want.push(format!("packer build {vars}"));
     assert_eq!(normalized(&fakes), want);
-    assert_eq!(server.paths(), [STORAGE_PATH]);
+    // The .deb of the tag is asked for first (provenance), then the cloud image.
+    assert_eq!(
+        server.paths(),
+        [
+            "/artifactory/packages/pool/mobiledgex_4.10.0_amd64.deb",
+            STORAGE_PATH
+        ]
+    );
     // The real template's two builders: the image and its debug twin.
     for image in [
         "mobiledgex-v4.10.0_uncompressed",

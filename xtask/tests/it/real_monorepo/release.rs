@@ -28,7 +28,7 @@ fn a_dry_run_plans_one_common_image_for_all_platforms() {
         .collect();
     assert_eq!(
         steps,
-        ["  3. [pending] build image mobiledgex-v4.10.1, one common image for openstack, vcd and vsphere  [irreversible]"],
+        ["  6. [pending] build image mobiledgex-v4.10.1, one common image for openstack, vcd and vsphere  [irreversible]"],
         "{}",
         run.stdout
     );
