@@ -2,12 +2,20 @@
 //! `X-Checksum-Md5` / `X-Checksum-Sha1` / `X-Checksum-Sha256` upload headers,
 //! glance's `checksum`. The digests come from RustCrypto's `md-5`, `sha1` and
 //! `sha2`; this module is the thin face the rest of the xtask calls, in
-//! lowercase hex as `md5sum` prints it. None of it is for security,
+//! lowercase hex as `md5sum` prints it. Files are hashed as a stream, so an
+//! image of many gigabytes never sits in memory. None of it is for security,
 //! only to let both ends verify a transfer.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
 
 use md5::Md5;
 use sha1::Sha1;
-use sha2::Digest;
+use sha2::{Digest, Sha256};
+
+/// How much of a file is read at a time.
+const CHUNK: usize = 1 << 20;
 
 /// Lowercase hex MD5 of `data`, as `md5sum` prints it.
 pub fn md5_hex(data: &[u8]) -> String {
@@ -17,6 +25,58 @@ pub fn md5_hex(data: &[u8]) -> String {
 /// Lowercase hex SHA-1 of `data`, as `sha1sum` prints it.
 pub fn sha1_hex(data: &[u8]) -> String {
     hex(&Sha1::digest(data))
+}
+
+/// The three digests of one file, lowercase hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sums {
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+}
+
+/// The MD5 of a file, read once in chunks; `progress` gets the bytes read so far.
+pub fn file_md5(path: &Path, progress: impl FnMut(u64)) -> io::Result<String> {
+    let mut md5 = Md5::new();
+    stream(path, progress, |chunk| md5.update(chunk))?;
+    Ok(hex(&md5.finalize()))
+}
+
+/// MD5, SHA-1 and SHA-256 of a file in one read; `progress` gets the bytes
+/// read so far.
+pub fn file_sums(path: &Path, progress: impl FnMut(u64)) -> io::Result<Sums> {
+    let (mut md5, mut sha1, mut sha256) = (Md5::new(), Sha1::new(), Sha256::new());
+    stream(path, progress, |chunk| {
+        md5.update(chunk);
+        sha1.update(chunk);
+        sha256.update(chunk);
+    })?;
+    Ok(Sums {
+        md5: hex(&md5.finalize()),
+        sha1: hex(&sha1.finalize()),
+        sha256: hex(&sha256.finalize()),
+    })
+}
+
+fn stream(
+    path: &Path,
+    mut progress: impl FnMut(u64),
+    mut take: impl FnMut(&[u8]),
+) -> io::Result<()> {
+    let mut file = File::open(path)?;
+    let mut buffer = vec![0u8; CHUNK];
+    let mut done = 0u64;
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        take(&buffer[..n]);
+        done += n as u64;
+        progress(done);
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -32,6 +92,8 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
+    use std::process::Command;
 
     #[test]
     fn known_vectors() {
@@ -43,5 +105,83 @@ mod tests {
         );
         assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+
+    /// Deterministic bytes (xorshift64*), so failures reproduce.
+    fn bytes(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+            })
+            .collect()
+    }
+
+    /// Runs `tool` (md5sum, sha1sum, sha256sum) once over all files; the digests in order.
+    fn tool_digests(tool: &str, files: &[PathBuf]) -> Option<Vec<String>> {
+        let out = Command::new(tool).args(files).output().ok()?;
+        assert!(out.status.success(), "{tool} failed");
+        Some(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn files_agree_with_coreutils_and_with_the_one_shot_digests() {
+        let dir = std::env::temp_dir().join(format!(
+            "checksum-test-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir(&dir).expect("create temp dir");
+        // Empty, small, and more than one chunk, not a multiple of it.
+        let inputs = [bytes(0, 1), bytes(63, 2), bytes(CHUNK * 2 + 4097, 3)];
+        let files: Vec<PathBuf> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, data)| {
+                let p = dir.join(format!("{i}.bin"));
+                std::fs::write(&p, data).expect("write input");
+                p
+            })
+            .collect();
+        let mut sums = Vec::new();
+        for (file, data) in files.iter().zip(&inputs) {
+            let mut seen = Vec::new();
+            let got = file_sums(file, |done| seen.push(done)).unwrap();
+            assert_eq!(seen.last().copied().unwrap_or(0), data.len() as u64);
+            assert_eq!(file_md5(file, |_| {}).unwrap(), got.md5);
+            assert_eq!(got.md5, md5_hex(data));
+            assert_eq!(got.sha1, sha1_hex(data));
+            sums.push(got);
+        }
+        let tools = [
+            ("md5sum", tool_digests("md5sum", &files)),
+            ("sha1sum", tool_digests("sha1sum", &files)),
+            ("sha256sum", tool_digests("sha256sum", &files)),
+        ];
+        let _ = std::fs::remove_dir_all(&dir);
+        for (tool, want) in tools {
+            let Some(want) = want else {
+                crate::test_support::skip_or_fail(&format!("{tool} (coreutils) not found"));
+                continue;
+            };
+            for (got, want) in sums.iter().zip(&want) {
+                let got = match tool {
+                    "md5sum" => &got.md5,
+                    "sha1sum" => &got.sha1,
+                    _ => &got.sha256,
+                };
+                assert_eq!(got, want, "{tool}");
+            }
+        }
     }
 }

@@ -102,6 +102,16 @@ fn is_checkout(dir: &Path) -> bool {
     dir.join(paths::MAKEFILE).is_file()
 }
 
+fn verbosity(flags: &Xtask) -> Verbosity {
+    if flags.quiet {
+        Verbosity::Quiet
+    } else if flags.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    }
+}
+
 pub struct Context {
     /// The edge-cloud-infra checkout, absolute.
     pub root: PathBuf,
@@ -113,6 +123,33 @@ pub struct Context {
 impl Context {
     pub fn from_flags(flags: &Xtask) -> Result<Context> {
         let (root, found) = find_root(flags);
+        Context::for_root(flags, root, found)
+    }
+
+    /// For a command that also works outside a checkout (`publish-image
+    /// <VERSION>` on a cloud VM): the context of the checkout given with -C,
+    /// named by `cargo run`, or holding the current folder, as for every
+    /// command, and `true`; when none is, the current folder and `false`.
+    /// The checkout the binary was built in is not used then: an installed
+    /// binary must not reach back into the tree it was built from.
+    pub fn from_flags_checkout_optional(flags: &Xtask) -> Result<(Context, bool)> {
+        let (root, found) = find_root(flags);
+        if !matches!(found, RootSource::BuiltIn { .. }) {
+            return Ok((Context::for_root(flags, root, found)?, true));
+        }
+        let cwd =
+            std::env::current_dir().map_err(|err| bad!("cannot tell the current folder: {err}"))?;
+        let ctx = Context {
+            root: cwd,
+            paint: Paint::new(flags.color),
+            verbosity: verbosity(flags),
+            stdin_is_terminal: std::io::stdin().is_terminal(),
+        };
+        ctx.detail("no edge-cloud-infra checkout here: working without one");
+        Ok((ctx, false))
+    }
+
+    fn for_root(flags: &Xtask, root: PathBuf, found: RootSource) -> Result<Context> {
         let root = root.canonicalize().map_err(|err| {
             bad!(
                 "cannot use {} as the monorepo root ({}): {err}",
@@ -128,13 +165,7 @@ impl Context {
                 paths::MAKEFILE
             ));
         }
-        let verbosity = if flags.quiet {
-            Verbosity::Quiet
-        } else if flags.verbose {
-            Verbosity::Verbose
-        } else {
-            Verbosity::Normal
-        };
+        let verbosity = verbosity(flags);
         let ctx = Context {
             root,
             paint: Paint::new(flags.color),

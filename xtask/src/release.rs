@@ -18,6 +18,7 @@ use crate::chef_policy;
 use crate::context::Context;
 use crate::error::AlreadyReported;
 use crate::flags::{self, Platform};
+use crate::publish_image;
 use crate::runner::Runner;
 use crate::semver::Semver;
 use crate::sites::{self, paths, Inventory};
@@ -34,6 +35,8 @@ enum Work {
     BuildImage(Platform),
     /// The one image of a tree whose build.sh has no platform option.
     BuildCommonImage,
+    /// The image from glance to Artifactory (`publish-image`).
+    PublishImage,
     ChefPolicy,
 }
 
@@ -45,6 +48,7 @@ impl Work {
             Work::PublishPackage => "publish-package".into(),
             Work::BuildImage(platform) => format!("build-image:{}", platform.name()),
             Work::BuildCommonImage => "build-image".into(),
+            Work::PublishImage => "publish-image".into(),
             Work::ChefPolicy => "chef-policy".into(),
         }
     }
@@ -56,6 +60,7 @@ impl Work {
             "publish-package" => Work::PublishPackage,
             "chef-policy" => Work::ChefPolicy,
             "build-image" => Work::BuildCommonImage,
+            "publish-image" => Work::PublishImage,
             other => {
                 let name = other.strip_prefix("build-image:")?;
                 Work::BuildImage(*Platform::ALL.iter().find(|p| p.name() == name)?)
@@ -67,7 +72,11 @@ impl Work {
     fn irreversible(&self) -> bool {
         matches!(
             self,
-            Work::PublishPackage | Work::BuildImage(_) | Work::BuildCommonImage | Work::ChefPolicy
+            Work::PublishPackage
+                | Work::BuildImage(_)
+                | Work::BuildCommonImage
+                | Work::PublishImage
+                | Work::ChefPolicy
         )
     }
 }
@@ -129,6 +138,8 @@ struct Release {
     publish: bool,
     /// The Artifactory base URL (None: the default).
     artifactory: Option<String>,
+    /// Upload the built image to Artifactory (publish-image).
+    publish_image: bool,
     steps: Vec<StepRecord>,
 }
 
@@ -224,6 +235,7 @@ impl flags::Release {
             user,
             publish: self.publish,
             artifactory: self.artifactory.clone(),
+            publish_image: !self.no_publish_image,
             steps: Vec::new(),
         };
         if !self.confirm.dry_run {
@@ -237,6 +249,9 @@ impl flags::Release {
         match build_image::ScriptKind::read(ctx)? {
             ScriptKind::PerPlatform => works.extend(platforms.iter().map(|p| Work::BuildImage(*p))),
             ScriptKind::Common => works.push(Work::BuildCommonImage),
+        }
+        if release.publish_image {
+            works.push(Work::PublishImage);
         }
         works.push(Work::ChefPolicy);
         release.steps = works
@@ -262,7 +277,7 @@ impl flags::Release {
 /// stop at step 4 for a tool step 1 could have asked for.
 fn require_everything(ctx: &Context, release: &Release) -> Result<()> {
     let runner = build_package::runner(ctx)?;
-    runner.require_tools(&[
+    let mut tools = vec![
         "make",
         "dpkg-deb",
         "packer",
@@ -271,8 +286,15 @@ fn require_everything(ctx: &Context, release: &Release) -> Result<()> {
         "curl",
         "knife",
         "chef",
-    ])?;
+    ];
+    if release.publish_image {
+        tools.push("qemu-img");
+    }
+    runner.require_tools(&tools)?;
     build_image::require_credentials(&release.user)?;
+    if release.publish_image {
+        publish_image::require(ctx, &runner)?;
+    }
     if release.publish {
         let options = build_package::Options {
             publish: true,
@@ -298,6 +320,10 @@ fn title(work: &Work, release: &Release) -> String {
         Work::BuildCommonImage => {
             format!("build image mobiledgex-v{v}, one common image for openstack, vcd and vsphere")
         }
+        Work::PublishImage => format!(
+            "publish image {} to Artifactory",
+            publish_image::artifact_name(v, false)
+        ),
         Work::ChefPolicy => "update the chef policy: cookbook upload and base.lock.json".into(),
     }
 }
@@ -333,6 +359,7 @@ fn commands(work: &Work, release: &Release) -> Vec<String> {
             release.user,
             release.version
         )],
+        Work::PublishImage => vec![format!("cargo xtask publish-image {}", release.version)],
         Work::ChefPolicy => vec![
             format!(
                 "knife upload --chef-repo-path {} cookbooks/{}",
@@ -475,6 +502,16 @@ fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> R
             if results.iter().any(|r| r.state != BuildState::Built) {
                 return Err(AlreadyReported.into());
             }
+        }
+        Work::PublishImage => {
+            let options = publish_image::Options {
+                version: release.version.clone(),
+                debug: false,
+                from_file: None,
+                replace: false,
+                artifactory: release.artifactory.clone(),
+            };
+            publish_image::publish(ctx, runner, &options)?;
         }
         Work::ChefPolicy => {
             chef_policy::update(ctx, runner, release.apt_snapshot.as_deref())?;
@@ -690,6 +727,7 @@ fn save(ctx: &Context, release: &Release) -> Result<()> {
         "user": release.user,
         "publish": release.publish,
         "artifactory": release.artifactory,
+        "publish_image": release.publish_image,
         "saved_unix": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "steps": steps,
     });
@@ -774,6 +812,10 @@ fn load(ctx: &Context) -> Result<Release> {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         artifactory: string(&json, "artifactory"),
+        publish_image: json
+            .get("publish_image")
+            .and_then(Value::as_bool)
+            .unwrap_or_else(|| steps.iter().any(|s| s.work == Work::PublishImage)),
         steps,
     })
 }

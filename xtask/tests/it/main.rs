@@ -15,6 +15,7 @@ mod deps;
 mod deps_snapshot;
 mod doctor;
 mod mentions;
+mod publish_image;
 mod real_monorepo;
 mod release;
 mod terminal;

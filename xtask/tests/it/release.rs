@@ -9,16 +9,24 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::apt::tree_with_snapshot;
-use common::artifactory::{artifactory, digest};
+use common::artifactory::{artifactory, digest, ImageArtifactory};
 use common::http::basic_auth;
 use common::{Fakes, Layout, Run, Tree};
 use serde_json::Value;
 
 const STATE: &str = "target/xtask/release.json";
 
+/// The fake cloud and chef tools, and a loopback Artifactory for the
+/// image upload (publish-image) with credentials for it.
 fn fakes() -> Fakes {
-    let fakes = Fakes::new();
+    let mut fakes = Fakes::new();
     fakes.seed_rendition_cookbooks();
+    // Serves until the test process ends.
+    let images = ImageArtifactory::start("publisher", "image-pa55");
+    fakes
+        .set("ARTIFACTORY_USER", "publisher")
+        .set("ARTIFACTORY_PASSWORD", "image-pa55")
+        .set("ARTIFACTORY_URL", &images.base());
     fakes
 }
 
@@ -102,6 +110,7 @@ fn a_whole_release_runs_every_step_once_in_order_and_never_pushes() {
             "bump×1",
             "build-package×1",
             "build-image:openstack×1",
+            "publish-image×1",
             "chef-policy×1"
         ]
     );
@@ -131,7 +140,7 @@ fn a_whole_release_runs_every_step_once_in_order_and_never_pushes() {
     status.assert_code(0);
     assert_eq!(
         status.stdout.matches("[done]").count(),
-        4,
+        5,
         "{}",
         status.stdout
     );
@@ -361,6 +370,7 @@ fn resume_refuses_when_the_tree_no_longer_matches_a_done_step() {
             ("bump", 1),
             ("build-package", 2),
             ("build-image:openstack", 2),
+            ("publish-image", 1),
             ("chef-policy", 1)
         ]
         .map(|(id, n)| (id.to_string(), n))
@@ -511,7 +521,17 @@ fn publishing_is_its_own_step_and_a_failed_upload_resumes_without_rebuilding() {
     // The server refuses the upload: the release stops at the publish step.
     let refusing = artifactory(404, Some((500, "{\"errors\": [\"disk full\"]}")));
     fakes.set("ARTIFACTORY_URL", &refusing.url("/artifactory"));
-    let failed = fakes.run(&tree, &["release", "3.0.2", "--publish", "--yes"]);
+    // The image upload has its own tests (publish_image.rs); this server takes .debs only.
+    let failed = fakes.run(
+        &tree,
+        &[
+            "release",
+            "3.0.2",
+            "--publish",
+            "--no-publish-image",
+            "--yes",
+        ],
+    );
     failed.assert_code(1);
     let states = steps(&tree);
     assert_eq!(
