@@ -430,6 +430,12 @@ impl Target {
     }
 }
 
+/// A curl request to Artifactory (`title` for the progress line), with the
+/// credentials on its standard input only; the caller adds the rest.
+pub fn request(title: String, credentials: Option<&Credentials>) -> Step {
+    with_credentials(curl(title), credentials)
+}
+
 fn with_credentials(step: Step, credentials: Option<&Credentials>) -> Step {
     match credentials {
         Some(credentials) => step.stdin(credentials.curl_config()),
@@ -438,7 +444,7 @@ fn with_credentials(step: Step, credentials: Option<&Credentials>) -> Step {
 }
 
 /// The HTTP status curl's `--write-out %{http_code}` printed (`000`: no answer).
-fn status_code(text: &str) -> Option<u16> {
+pub fn status_code(text: &str) -> Option<u16> {
     let code = text.trim().lines().last()?.trim();
     match code.parse::<u16>() {
         Ok(0) | Err(_) => None,
@@ -447,7 +453,7 @@ fn status_code(text: &str) -> Option<u16> {
 }
 
 /// The start of a server's answer, on one line, for an error message.
-fn excerpt(body: &str) -> String {
+pub fn excerpt(body: &str) -> String {
     let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     match flat.char_indices().nth(300) {
         _ if flat.is_empty() => "(nothing)".to_string(),
@@ -456,8 +462,8 @@ fn excerpt(body: &str) -> String {
     }
 }
 
-/// curl as both requests use it: its configuration (the credentials) on
-/// standard input, quiet but for errors, a bounded connection wait.
+/// curl as every request to Artifactory uses it: its configuration (the
+/// credentials) on standard input, quiet but for errors, a bounded connection wait.
 fn curl(title: String) -> Step {
     Step::new(title, "curl").args([
         // First, or curl reads ~/.curlrc anyway: a `verbose` there would

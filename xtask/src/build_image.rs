@@ -176,7 +176,13 @@ impl flags::BuildImage {
             return Ok(());
         }
         let results = build(ctx, &runner, prepared)?;
-        finish(ctx, &results, self.all_platforms || count > 1, self.json)
+        finish(
+            ctx,
+            &results,
+            self.all_platforms || count > 1,
+            self.json,
+            &options.version,
+        )
     }
 
     /// The tag (default: the Makefile's VERSION) must be the package version:
@@ -651,7 +657,7 @@ fn targets(options: &ImageOptions, settings: &BuildSettings) -> Vec<(Target, Str
 /// The glance images one build makes: each builder's `image_name` of the
 /// template with OUTPUT_IMAGE_NAME filled in (the real template also builds
 /// `<name>-dbg`); just `name` when the template says nothing readable.
-fn template_outputs(ctx: &Context, name: &str) -> Vec<String> {
+pub fn template_outputs(ctx: &Context, name: &str) -> Vec<String> {
     let tree = WorkTree {
         root: ctx.root.clone(),
     };
@@ -992,7 +998,13 @@ fn diagnose(ctx: &Context, log: &Path, output: &str) {
 }
 
 /// The summary table (for several platforms), the follow-up tasks, the verdict.
-fn finish(ctx: &Context, results: &[BuildResult], table: bool, json: bool) -> Result<()> {
+fn finish(
+    ctx: &Context,
+    results: &[BuildResult],
+    table: bool,
+    json: bool,
+    version: &str,
+) -> Result<()> {
     if json {
         println!("{}", summary_json(results));
     } else if table {
@@ -1018,8 +1030,20 @@ fn finish(ctx: &Context, results: &[BuildResult], table: bool, json: bool) -> Re
     }
     if results.iter().all(|r| r.state == BuildState::Built) {
         let names: Vec<&str> = results.iter().map(|r| r.image.as_str()).collect();
+        // What build.sh left to the upload-baseimage job: publish-image does it.
+        let mut publish = format!("  - compress and upload the image to Artifactory (where cloudlets download it):\n      cargo xtask publish-image {version}\n");
+        let debug = results.iter().any(|r| {
+            template_outputs(ctx, &r.image)
+                .iter()
+                .any(|o| o.ends_with("-dbg"))
+        });
+        if debug {
+            publish.push_str(&format!(
+                "      cargo xtask publish-image {version} --debug\n"
+            ));
+        }
         ctx.say(format!(
-            "{} {} in glance.\nFollow-up (as build.sh said):\n  - compress and upload each image to Artifactory (the upload-baseimage job)\n  - after the rollout of the supporting code: cargo xtask chef-push --group <group>",
+            "{} {} in glance.\nFollow-up:\n{publish}  - after the rollout of the supporting code: cargo xtask chef-push --group <group>",
             ctx.paint.good("built:"),
             names.join(", ")
         ));

@@ -71,6 +71,16 @@ fn is_checkout(dir: &Path) -> bool {
     dir.join(paths::MAKEFILE).is_file()
 }
 
+fn verbosity(flags: &Xtask) -> Verbosity {
+    if flags.quiet {
+        Verbosity::Quiet
+    } else if flags.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    }
+}
+
 pub struct Context {
     /// The edge-cloud-infra checkout, absolute.
     pub root: PathBuf,
@@ -97,13 +107,7 @@ impl Context {
                 paths::MAKEFILE
             ));
         }
-        let verbosity = if flags.quiet {
-            Verbosity::Quiet
-        } else if flags.verbose {
-            Verbosity::Verbose
-        } else {
-            Verbosity::Normal
-        };
+        let verbosity = verbosity(flags);
         let ctx = Context {
             root,
             paint: Paint::new(flags.color),
@@ -116,6 +120,27 @@ impl Context {
             found.why()
         ));
         Ok(ctx)
+    }
+
+    /// For a command that also works outside a checkout (`publish-image
+    /// <VERSION>` on a cloud VM): the checkout given with -C or holding the
+    /// current folder, as for every command, and `true`; when there is none,
+    /// the current folder and `false`. Never the checkout the binary was
+    /// built in: an installed binary must not reach back into that tree.
+    pub fn from_flags_checkout_optional(flags: &Xtask) -> Result<(Context, bool)> {
+        let cwd =
+            std::env::current_dir().map_err(|err| bad!("cannot tell the current folder: {err}"))?;
+        if flags.root.is_some() || cwd.ancestors().any(is_checkout) {
+            return Ok((Context::from_flags(flags)?, true));
+        }
+        let ctx = Context {
+            root: cwd,
+            paint: Paint::new(flags.color),
+            verbosity: verbosity(flags),
+            stdin_is_terminal: std::io::stdin().is_terminal(),
+        };
+        ctx.detail("no edge-cloud-infra checkout here: working without one");
+        Ok((ctx, false))
     }
 
     /// An absolute path for a path relative to the root.

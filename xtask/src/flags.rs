@@ -55,6 +55,7 @@ pub enum Cmd {
     BuildImage(BuildImage),
     ChefPolicy(ChefPolicy),
     ChefPush(ChefPush),
+    PublishImage(PublishImage),
     Doctor(Doctor),
     InstallHooks(InstallHooks),
     Release(Release),
@@ -354,6 +355,37 @@ pub struct ChefPush {
     pub yes: bool,
 }
 
+/// The base image from glance to Artifactory: download, verify, compress, upload, verify.
+///
+/// Needs no checkout when VERSION is given: run it on a VM in the cloud
+/// (`cargo install --path xtask` puts the binary there), with only the
+/// OpenStack and Artifactory credentials.
+#[derive(Debug, Args)]
+pub struct PublishImage {
+    /// The base image version, X.Y.Z (default: the checkout's Makefile VERSION).
+    pub version: Option<String>,
+
+    /// Publish the debug image (`-dbg`) instead.
+    #[arg(long)]
+    pub debug: bool,
+
+    /// Compress and upload this image file instead of downloading it from glance.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+
+    /// Overwrite an image of the same name in Artifactory that is not this one.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Artifactory base URL (also ARTIFACTORY_URL; default: from vmlayer/props.go's
+    /// DefaultCloudletVMImagePath, else the MobiledgeX Artifactory).
+    #[arg(long, value_name = "URL", env = "ARTIFACTORY_URL")]
+    pub artifactory: Option<String>,
+
+    #[command(flatten)]
+    pub confirm: Confirm,
+}
+
 /// Which tools and credentials each step needs, found or not, with the fix.
 #[derive(Debug, Args)]
 pub struct Doctor {}
@@ -397,6 +429,10 @@ pub struct Release {
     /// it replaces the recorded one.
     #[arg(long, value_name = "URL", env = "ARTIFACTORY_URL")]
     pub artifactory: Option<String>,
+
+    /// Leave the image in glance: skip publish-image after build-image.
+    #[arg(long)]
+    pub no_publish_image: bool,
 
     /// Show the recorded plan with each step's state.
     #[arg(long, conflicts_with = "resume")]

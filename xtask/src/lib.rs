@@ -43,6 +43,7 @@ mod install_hooks;
 mod mentions;
 mod output;
 mod plan;
+mod publish_image;
 mod release;
 mod rules;
 mod runner;
@@ -66,7 +67,23 @@ pub fn main() {
     if flags.cmd.only_reads() {
         output::end_on_closed_pipe();
     }
-    let result = context::Context::from_flags(&flags).and_then(|ctx| match flags.cmd {
+    let color = flags.color;
+    if let Err(err) = run(flags) {
+        if !error::already_reported(&err) {
+            let paint = style::Paint::new(color);
+            eprintln!("{}: {err:#}", paint.error("error"));
+        }
+        std::process::exit(error::exit_status(&err));
+    }
+}
+
+fn run(flags: flags::Xtask) -> anyhow::Result<()> {
+    let (ctx, checkout) = match flags.cmd {
+        // Also outside a checkout: on a cloud VM, given a VERSION.
+        Cmd::PublishImage(_) => context::Context::from_flags_checkout_optional(&flags)?,
+        _ => (context::Context::from_flags(&flags)?, true),
+    };
+    match flags.cmd {
         Cmd::Versions(cmd) => cmd.run(&ctx),
         Cmd::Check(cmd) => cmd.run(&ctx),
         Cmd::BumpBaseImage(cmd) => cmd.run(&ctx),
@@ -76,15 +93,9 @@ pub fn main() {
         Cmd::BuildImage(cmd) => cmd.run(&ctx),
         Cmd::ChefPolicy(cmd) => cmd.run(&ctx),
         Cmd::ChefPush(cmd) => cmd.run(&ctx),
+        Cmd::PublishImage(cmd) => cmd.run(&ctx, checkout),
         Cmd::Doctor(cmd) => cmd.run(&ctx),
         Cmd::InstallHooks(cmd) => cmd.run(&ctx),
         Cmd::Release(cmd) => cmd.run(&ctx),
-    });
-    if let Err(err) = result {
-        if !error::already_reported(&err) {
-            let paint = style::Paint::new(flags.color);
-            eprintln!("{}: {err:#}", paint.error("error"));
-        }
-        std::process::exit(error::exit_status(&err));
     }
 }

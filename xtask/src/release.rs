@@ -19,6 +19,7 @@ use crate::chef_policy;
 use crate::context::Context;
 use crate::error::AlreadyReported;
 use crate::flags::{self, Platform};
+use crate::publish_image;
 use crate::runner::Runner;
 use crate::semver::Semver;
 use crate::sites::{self, paths, Inventory};
@@ -131,6 +132,7 @@ impl flags::Release {
             commit: true,
             ticket: self.ticket.clone(),
             saved_unix: 0,
+            publish_image: !self.no_publish_image,
             steps: Vec::new(),
         };
         if !self.confirm.dry_run {
@@ -149,6 +151,9 @@ impl flags::Release {
         match build_image::ScriptKind::read(ctx)? {
             ScriptKind::PerPlatform => works.extend(platforms.iter().map(|p| Work::BuildImage(*p))),
             ScriptKind::Common => works.push(Work::BuildCommonImage),
+        }
+        if release.publish_image {
+            works.push(Work::PublishImage);
         }
         release.steps = works
             .into_iter()
@@ -169,7 +174,7 @@ impl flags::Release {
 /// stop at step 4 for a tool step 1 could have asked for.
 fn require_everything(ctx: &Context, release: &Release) -> Result<()> {
     let runner = build_package::runner(ctx)?;
-    runner.require_tools(&[
+    let mut tools = vec![
         "make",
         "dpkg-deb",
         "packer",
@@ -178,8 +183,15 @@ fn require_everything(ctx: &Context, release: &Release) -> Result<()> {
         "curl",
         "knife",
         "chef",
-    ])?;
+    ];
+    if release.publish_image {
+        tools.push("qemu-img");
+    }
+    runner.require_tools(&tools)?;
     build_image::require_credentials(&release.user)?;
+    if release.publish_image {
+        publish_image::require(ctx, &runner)?;
+    }
     if release.publish {
         let options = build_package::Options {
             publish: true,
@@ -208,6 +220,10 @@ fn title(work: &Work, release: &Release) -> String {
         Work::BuildCommonImage => {
             format!("build image mobiledgex-v{v}, one common image for openstack, vcd and vsphere")
         }
+        Work::PublishImage => format!(
+            "publish image {} to Artifactory",
+            publish_image::artifact_name(v, false)
+        ),
         Work::ChefPolicy => "update the chef policy: cookbook upload and base.lock.json".into(),
         Work::Commit => format!(
             "commit the release's edits: {}",
@@ -277,6 +293,7 @@ fn commands(work: &Work, release: &Release) -> Vec<String> {
             release.user,
             release.version
         )],
+        Work::PublishImage => vec![format!("cargo xtask publish-image {}", release.version)],
         Work::ChefPolicy => vec![
             format!(
                 "knife upload --chef-repo-path {} cookbooks/{}",
@@ -568,6 +585,16 @@ fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> R
             if results.iter().any(|r| r.state != BuildState::Built) {
                 return Err(AlreadyReported.into());
             }
+        }
+        Work::PublishImage => {
+            let options = publish_image::Options {
+                version: release.version.clone(),
+                debug: false,
+                from_file: None,
+                replace: false,
+                artifactory: release.artifactory.clone(),
+            };
+            publish_image::publish(ctx, runner, &options)?;
         }
         Work::ChefPolicy => {
             chef_policy::update(ctx, runner, release.apt_snapshot.as_deref())?;

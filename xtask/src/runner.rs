@@ -10,6 +10,7 @@
 
 mod env;
 mod logfile;
+mod progress;
 mod secret;
 mod signals;
 mod step;
@@ -19,7 +20,7 @@ mod tools;
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufRead as _, BufReader, Read, Write as _};
+use std::io::{BufRead as _, BufReader, IsTerminal as _, Read, Write as _};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -34,6 +35,7 @@ use crate::bad;
 use crate::sites::paths;
 
 pub use env::remember as remember_secret;
+pub use progress::{bytes as human_bytes, Meter, Progress};
 pub use secret::{PrivateDir, SecretFile};
 use signals::SigintGuard;
 pub use step::{quote, Step};
@@ -166,6 +168,11 @@ impl Runner {
             root: Some(root.to_path_buf()),
             ..runner
         })
+    }
+
+    /// Logs go to `dir` instead (a command working without a checkout).
+    pub fn set_log_dir(&mut self, dir: PathBuf) {
+        self.log_dir = dir;
     }
 
     /// Quiet: the tools' output is not streamed (it is still logged, and its
@@ -471,6 +478,10 @@ impl Runner {
             run_output.push_str(&text);
         };
 
+        let mut bar = step
+            .meter()
+            .filter(|_| sinks.echo)
+            .map(|progress| progress::Bar::new(progress.clone(), self.draws_in_place()));
         let mut streams_open = true;
         let mut exited: Option<(ExitStatus, Instant)> = None;
         let mut stopping: Option<Stopping> = None;
@@ -498,6 +509,9 @@ impl Runner {
                     }
                 }
             }
+            if let (Some(bar), None) = (bar.as_mut(), exited) {
+                bar.tick(pid, &mut |to_stderr, text| self.write_out(to_stderr, text));
+            }
             let presses = self.presses();
             interrupted |= presses > 0;
             if exited.is_none() && presses > 0 {
@@ -513,6 +527,12 @@ impl Runner {
         // them open past the drain time.
         while let Ok((stream, bytes)) = lines.try_recv() {
             take(stream, &bytes);
+        }
+        if let Some(bar) = bar.as_mut() {
+            let ok = status.success() && !interrupted;
+            bar.finish(pid, ok, &mut |to_stderr, text| {
+                self.write_out(to_stderr, text)
+            });
         }
         Ok(Run {
             status,
@@ -563,6 +583,15 @@ impl Runner {
                 }
             }
             Some(_) => {}
+        }
+    }
+
+    /// Whether a progress bar can be redrawn in place: standard error is a terminal.
+    fn draws_in_place(&self) -> bool {
+        match &self.echo {
+            Echo::Terminal => std::io::stderr().is_terminal(),
+            #[cfg(test)]
+            Echo::Buffer(_) => false,
         }
     }
 

@@ -32,6 +32,8 @@ pub enum Work {
     BuildImage(Platform),
     /// The one image of a tree whose build.sh has no platform option.
     BuildCommonImage,
+    /// The image from glance to Artifactory (`publish-image`).
+    PublishImage,
     ChefPolicy,
     /// One commit of every file the release edited, once `check --staged`
     /// passes (the locks are current only after chef-policy).
@@ -47,6 +49,7 @@ impl Work {
             Work::PublishPackage => "publish-package".into(),
             Work::BuildImage(platform) => format!("build-image:{}", platform.name()),
             Work::BuildCommonImage => "build-image".into(),
+            Work::PublishImage => "publish-image".into(),
             Work::ChefPolicy => "chef-policy".into(),
             Work::Commit => "commit".into(),
         }
@@ -61,6 +64,7 @@ impl Work {
             "chef-policy" => Work::ChefPolicy,
             "commit" => Work::Commit,
             "build-image" => Work::BuildCommonImage,
+            "publish-image" => Work::PublishImage,
             other => {
                 let name = other.strip_prefix("build-image:")?;
                 Work::BuildImage(*Platform::ALL.iter().find(|p| p.name() == name)?)
@@ -72,7 +76,11 @@ impl Work {
     pub fn irreversible(&self) -> bool {
         matches!(
             self,
-            Work::PublishPackage | Work::BuildImage(_) | Work::BuildCommonImage | Work::ChefPolicy
+            Work::PublishPackage
+                | Work::BuildImage(_)
+                | Work::BuildCommonImage
+                | Work::PublishImage
+                | Work::ChefPolicy
         )
     }
 }
@@ -168,6 +176,9 @@ pub struct Release {
     pub commit: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
+    /// Upload the built image to Artifactory (publish-image).
+    #[serde(default)]
+    pub publish_image: bool,
     /// When the file was last written (seconds since the epoch).
     #[serde(default)]
     pub saved_unix: u64,

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::progress::Progress;
 use super::secret::Redactor;
 
 /// A command to run: a title for the progress line, the program and its
@@ -24,6 +25,7 @@ pub struct Step {
     /// Secret values the tool gets another way (a SecretFile, standard input).
     hidden: Vec<String>,
     stdin: Option<Vec<u8>>,
+    progress: Option<Progress>,
 }
 
 impl Step {
@@ -37,6 +39,7 @@ impl Step {
             secret_env: Vec::new(),
             hidden: Vec::new(),
             stdin: None,
+            progress: None,
         }
     }
 
@@ -94,6 +97,17 @@ impl Step {
     pub fn stdin(mut self, bytes: Vec<u8>) -> Step {
         self.stdin = Some(bytes);
         self
+    }
+
+    /// A progress bar while the step runs (bytes, rate, ETA against a total),
+    /// measured from outside the tool.
+    pub fn progress(mut self, progress: Progress) -> Step {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub(super) fn meter(&self) -> Option<&Progress> {
+        self.progress.as_ref()
     }
 
     pub fn title(&self) -> &str {

@@ -16,6 +16,7 @@ mod deps_snapshot;
 mod doctor;
 mod hostile;
 mod mentions;
+mod publish_image;
 mod real_monorepo;
 mod release;
 mod terminal;

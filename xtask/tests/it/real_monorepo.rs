@@ -7,4 +7,5 @@ mod build_image;
 mod build_package;
 mod bump_base_image;
 mod check;
+mod publish_image;
 mod release;

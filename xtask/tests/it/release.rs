@@ -19,13 +19,16 @@ const STATE: &str = "target/xtask/release.json";
 /// Where the release's .deb is in the loopback Artifactory.
 const DEB_PATH: &str = "/artifactory/packages/pool/mobiledgex_3.0.2_amd64.deb";
 
-/// The fakes, with a loopback Artifactory (ARTIFACTORY_URL) that keeps what
-/// is uploaded and starts with `seeded`.
+/// The fakes, with a loopback Artifactory (ARTIFACTORY_URL, credentials for
+/// the uploads) that keeps what is uploaded and starts with `seeded`.
 fn fakes_with(seeded: &[&str]) -> (Fakes, common::http::Server) {
     let mut fakes = Fakes::new();
     fakes.seed_rendition_cookbooks();
     let server = stateful_artifactory(seeded);
-    fakes.set("ARTIFACTORY_URL", &server.url("/artifactory"));
+    fakes
+        .set("ARTIFACTORY_URL", &server.url("/artifactory"))
+        .set("ARTIFACTORY_USER", "publisher")
+        .set("ARTIFACTORY_PASSWORD", "image-pa55");
     (fakes, server)
 }
 
@@ -118,6 +121,7 @@ fn a_whole_release_runs_every_step_once_in_order_and_never_pushes() {
             "chef-policy×1",
             "commit×1",
             "build-image:openstack×1",
+            "publish-image×1",
         ]
     );
     // One commit of the release's edits, as the humans wrote it.
@@ -159,7 +163,7 @@ fn a_whole_release_runs_every_step_once_in_order_and_never_pushes() {
     status.assert_code(0);
     assert_eq!(
         status.stdout.matches("[done]").count(),
-        6,
+        7,
         "{}",
         status.stdout
     );
@@ -418,6 +422,7 @@ fn resume_refuses_when_the_tree_no_longer_matches_a_done_step() {
             ("chef-policy", 2),
             ("commit", 2),
             ("build-image:openstack", 2),
+            ("publish-image", 1),
         ]
         .map(|(id, n)| (id.to_string(), n))
     );
@@ -643,7 +648,17 @@ fn publishing_is_its_own_step_and_a_failed_upload_resumes_without_rebuilding() {
     // The server refuses the upload: the release stops at the publish step.
     let refusing = artifactory(404, Some((500, "{\"errors\": [\"disk full\"]}")));
     fakes.set("ARTIFACTORY_URL", &refusing.url("/artifactory"));
-    let failed = fakes.run(&tree, &["release", "3.0.2", "--publish", "--yes"]);
+    // The image upload has its own tests (publish_image.rs); this server takes .debs only.
+    let failed = fakes.run(
+        &tree,
+        &[
+            "release",
+            "3.0.2",
+            "--publish",
+            "--no-publish-image",
+            "--yes",
+        ],
+    );
     failed.assert_code(1);
     let states = steps(&tree);
     assert_eq!(

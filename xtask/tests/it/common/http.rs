@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 /// One request as the server read it.
 #[derive(Debug, Clone)]
@@ -55,6 +57,7 @@ type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 pub struct Server {
     port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
+    stall: Arc<AtomicBool>,
 }
 
 impl Server {
@@ -64,14 +67,20 @@ impl Server {
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = requests.clone();
+        let stall = Arc::new(AtomicBool::new(false));
+        let stalling = stall.clone();
         let handler: Arc<Handler> = Arc::new(handler);
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                serve(stream, handler.as_ref(), &recorded);
+                serve(stream, handler.as_ref(), &recorded, &stalling);
             }
         });
-        Server { port, requests }
+        Server {
+            port,
+            requests,
+            stall,
+        }
     }
 
     /// Serves `files` by exact path (404 for any other), behind Basic
@@ -90,6 +99,13 @@ impl Server {
                 .header("Content-Type", "application/octet-stream")
                 .header("WWW-Authenticate", "Basic realm=\"apt\"")
         })
+    }
+
+    /// While on, a request with a body is recorded (without its body) and
+    /// then left hanging: the body is never read nor answered, as a server
+    /// stalls mid-upload. Turned off, the hanging connection is dropped.
+    pub fn set_stalling(&self, on: bool) {
+        self.stall.store(on, Ordering::SeqCst);
     }
 
     pub fn port(&self) -> u16 {
@@ -112,7 +128,12 @@ impl Server {
 
 /// Reads one request, records it, then answers: recorded before the client
 /// can see the answer, so a finished run's requests are all there.
-fn serve(stream: TcpStream, handler: &Handler, recorded: &Mutex<Vec<Request>>) -> Option<()> {
+fn serve(
+    stream: TcpStream,
+    handler: &Handler,
+    recorded: &Mutex<Vec<Request>>,
+    stall: &AtomicBool,
+) -> Option<()> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -149,6 +170,13 @@ fn serve(stream: TcpStream, handler: &Handler, recorded: &Mutex<Vec<Request>>) -
         .header("Content-Length")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    if length > 0 && stall.load(Ordering::SeqCst) {
+        recorded.lock().unwrap().push(request);
+        while stall.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(20));
+        }
+        return None;
+    }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
     request.body = body;
@@ -177,6 +205,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
+        403 => "Forbidden",
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
