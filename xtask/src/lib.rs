@@ -21,6 +21,7 @@ mod flags;
 mod formats;
 mod git;
 mod install_hooks;
+mod lock;
 mod mentions;
 mod plan;
 mod release;
@@ -39,29 +40,93 @@ use clap::Parser;
 
 use crate::flags::Cmd;
 
-/// Parses the command line, builds the context, dispatches; exits with the
-/// status the error asks for.
+/// Parses the command line, builds the context, takes the writer lock and
+/// finishes an interrupted write when there is one, dispatches; exits with
+/// the status the error asks for, or 128+signal after SIGINT, SIGTERM or
+/// SIGHUP.
 pub fn main() {
+    runner::install_signal_handlers();
     let flags = flags::Xtask::parse();
-    let result = context::Context::from_flags(&flags).and_then(|ctx| match flags.cmd {
-        Cmd::Versions(cmd) => cmd.run(&ctx),
-        Cmd::Check(cmd) => cmd.run(&ctx),
-        Cmd::BumpBaseImage(cmd) => cmd.run(&ctx),
-        Cmd::Mentions(cmd) => cmd.run(&ctx),
-        Cmd::Deps(cmd) => cmd.run(&ctx),
-        Cmd::BuildPackage(cmd) => cmd.run(&ctx),
-        Cmd::BuildImage(cmd) => cmd.run(&ctx),
-        Cmd::ChefPolicy(cmd) => cmd.run(&ctx),
-        Cmd::ChefPush(cmd) => cmd.run(&ctx),
-        Cmd::Doctor(cmd) => cmd.run(&ctx),
-        Cmd::InstallHooks(cmd) => cmd.run(&ctx),
-        Cmd::Release(cmd) => cmd.run(&ctx),
+    let paint = style::Paint::new(flags.color);
+    let result = context::Context::from_flags(&flags).and_then(|ctx| {
+        let _lock = prepare(&ctx, &flags.cmd)?;
+        match flags.cmd {
+            Cmd::Versions(cmd) => cmd.run(&ctx),
+            Cmd::Check(cmd) => cmd.run(&ctx),
+            Cmd::BumpBaseImage(cmd) => cmd.run(&ctx),
+            Cmd::Mentions(cmd) => cmd.run(&ctx),
+            Cmd::Deps(cmd) => cmd.run(&ctx),
+            Cmd::BuildPackage(cmd) => cmd.run(&ctx),
+            Cmd::BuildImage(cmd) => cmd.run(&ctx),
+            Cmd::ChefPolicy(cmd) => cmd.run(&ctx),
+            Cmd::ChefPush(cmd) => cmd.run(&ctx),
+            Cmd::Doctor(cmd) => cmd.run(&ctx),
+            Cmd::InstallHooks(cmd) => cmd.run(&ctx),
+            Cmd::Release(cmd) => cmd.run(&ctx),
+        }
     });
+    if let Some(signal) = runner::caught_signal() {
+        // Whatever the command said, it was cut short: the tool it ran was
+        // stopped, its secret files removed, a write completed or undone.
+        if let Err(err) = &result {
+            if !error::already_reported(err) {
+                eprintln!("{}: {err:#}", paint.error("error"));
+            }
+        }
+        eprintln!(
+            "{}: interrupted by {}",
+            paint.error("error"),
+            runner::signal_name(signal)
+        );
+        std::process::exit(128 + signal);
+    }
     if let Err(err) = result {
         if !error::already_reported(&err) {
-            let paint = style::Paint::new(flags.color);
             eprintln!("{}: {err:#}", paint.error("error"));
         }
         std::process::exit(error::exit_status(&err));
+    }
+}
+
+/// Before a command runs: a command that writes files or runs tools takes the
+/// writer lock (a second one is refused, exit 2); then a write that an earlier
+/// command left unfinished is rolled back. A read-only command rolls it back
+/// too when no writer runs (taking the lock for that moment only).
+fn prepare(ctx: &context::Context, cmd: &Cmd) -> anyhow::Result<Option<lock::WriterLock>> {
+    if writes(cmd) {
+        let lock = lock::acquire(&ctx.root)?;
+        if let Some(message) = changeset::recover_interrupted(&ctx.root)? {
+            ctx.warn(message);
+        }
+        return Ok(Some(lock));
+    }
+    if changeset::journal_exists(&ctx.root) {
+        match lock::with_lock_if_free(&ctx.root, || changeset::recover_interrupted(&ctx.root)) {
+            Some(Ok(Some(message))) => ctx.warn(message),
+            Some(Ok(None)) => {}
+            Some(Err(err)) => ctx.warn(format!("{err:#}")),
+            None => ctx.warn(
+                "another xtask command is writing to this checkout right now; what this command reads may change under it",
+            ),
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a command writes files or runs tools (a dry run too: its preview
+/// reads files a running writer may be changing). Read-only: `versions`,
+/// `check`, `mentions`, `doctor`, `deps show`, `deps outdated`, `release --status`.
+fn writes(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Versions(_) | Cmd::Check(_) | Cmd::Mentions(_) | Cmd::Doctor(_) => false,
+        Cmd::Deps(flags::Deps::Show { .. } | flags::Deps::Outdated(_)) => false,
+        Cmd::Release(release) => !release.status,
+        Cmd::Deps(_)
+        | Cmd::BumpBaseImage(_)
+        | Cmd::BuildPackage(_)
+        | Cmd::BuildImage(_)
+        | Cmd::ChefPolicy(_)
+        | Cmd::ChefPush(_)
+        | Cmd::InstallHooks(_) => true,
     }
 }

@@ -10,20 +10,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 
-use super::signals::SigintGuard;
+use super::signals::Deferral;
 
 /// A file holding a secret (a curl config with credentials, a packer
 /// `-var-file`): mode 0600 in a private (0700) folder of its own under the
 /// temp dir, both removed on drop.
 ///
-/// While one exists, Ctrl-C is caught rather than ending the process at once,
-/// so that the file is still removed; the runner then starts no more steps.
+/// While one exists, SIGINT, SIGTERM and SIGHUP are deferred rather than
+/// ending the process at once, so that the file is still removed; the runner
+/// then starts no more steps and the command ends with 128+signal.
 /// Create it right before the step that reads it.
 pub struct SecretFile {
     path: PathBuf,
     // Dropped after `path` is removed: fields drop in declaration order.
     _dir: PrivateDir,
-    _sigint: SigintGuard,
+    _deferral: Deferral,
 }
 
 impl SecretFile {
@@ -38,13 +39,13 @@ impl SecretFile {
         if file_name.is_empty() || file_name.contains('/') || file_name.starts_with('.') {
             anyhow::bail!("a secret file needs a plain file name, not `{file_name}`");
         }
-        let sigint = SigintGuard::install();
+        let deferral = Deferral::new();
         let dir = PrivateDir::new("secret")?;
         let path = dir.path().join(file_name);
         let file = SecretFile {
             path,
             _dir: dir,
-            _sigint: sigint,
+            _deferral: deferral,
         };
         let mut out = OpenOptions::new()
             .write(true)
