@@ -695,10 +695,14 @@ pub fn recover_interrupted(root: &Path) -> Result<Option<String>> {
     Ok(journal::recover(&lock::state_dir(root))?.map(|recovery| recovery.message()))
 }
 
-/// Whether a write journal is in the state dir (a write runs, or one was
-/// interrupted).
+/// Whether a write journal, whole or half-written, is in the state dir (a
+/// write runs, or one was interrupted).
 pub fn journal_exists(root: &Path) -> bool {
-    lock::state_dir(root).join(JOURNAL).exists()
+    std::fs::read_dir(lock::state_dir(root)).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().starts_with(JOURNAL))
+    })
 }
 
 /// After planning, a command re-reads the planned files; `wrong` lists the
