@@ -364,3 +364,124 @@ fn outside_git_the_journal_and_lock_live_in_target_xtask() {
         leftovers(tree.root())
     );
 }
+
+/// Whether a process is gone (a zombie nobody reaped yet counts as gone).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // `pid (comm) S …`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Waits (bounded) until `pid` is gone: the kernel delivers a SIGKILL and
+/// init reaps asynchronously.
+fn waits_until_gone(pid: u32) -> bool {
+    for _ in 0..100 {
+        if gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The private folders of secret files a process made in the temp dir.
+fn secret_dirs_of(pid: u32) -> Vec<String> {
+    let prefix = format!("xtask-secret-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&prefix))
+        .collect()
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+#[test]
+fn every_signal_during_build_image_stops_packer_s_whole_group_and_leaves_no_secret() {
+    for (name, number) in [("TERM", 15), ("HUP", 1), ("INT", 2)] {
+        let (tree, _apt) = common::apt::tree_with_snapshot(Layout::A, None);
+        let mut fakes = common::Fakes::new();
+        fakes.set("XTASK_FAKE_PACKER_BUILD_SECONDS", "300");
+        let before = common::monorepo_files(&tree);
+        let args = xtask_args(&tree, &["build-image", "--yes"]);
+        let child = Command::new(&args[0])
+            .args(&args[1..])
+            .envs(fakes.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let plugin_file = fakes.state().join("packer-plugin.pid");
+        let packer_file = fakes.state().join("packer.pid");
+        let started = Instant::now();
+        while read_pid(&plugin_file).is_none() || read_pid(&packer_file).is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "SIG{name}: the build never started"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (plugin, packer) = (
+            read_pid(&plugin_file).unwrap(),
+            read_pid(&packer_file).unwrap(),
+        );
+        assert_eq!(
+            secret_dirs_of(child.id()).len(),
+            1,
+            "SIG{name}: the var-file exists while packer runs"
+        );
+        if number == 15 {
+            // While it runs, no other writer starts.
+            tree.xtask_env(&BUMP, &fakes.env()).assert_refused(
+                "a bump during build-image",
+                &[
+                    "another xtask command is running on this checkout: `xtask -C ",
+                    "build-image --yes` (pid ",
+                    &format!("kill {}", child.id()),
+                ],
+            );
+        }
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(128 + number),
+            "SIG{name}:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("interrupted by SIG{name}")),
+            "{stderr}"
+        );
+        assert!(stdout.contains("the step is not done"), "{stdout}");
+        assert!(
+            waits_until_gone(packer),
+            "SIG{name}: packer (pid {packer}) still runs"
+        );
+        assert!(
+            waits_until_gone(plugin),
+            "SIG{name}: packer's child (pid {plugin}) was orphaned"
+        );
+        assert!(
+            secret_dirs_of(pid).is_empty(),
+            "SIG{name}: the secret var-file was left: {:?}",
+            secret_dirs_of(pid)
+        );
+        assert_eq!(common::monorepo_files(&tree), before, "SIG{name}");
+        assert!(!fakes.state().join("glance/mobiledgex-v3.0.1.json").exists());
+    }
+}
