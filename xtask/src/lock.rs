@@ -10,7 +10,7 @@
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,54 +64,86 @@ impl Holder {
     }
 }
 
-/// Held for the whole command; dropping it (or the process ending) unlocks.
+/// Held for the whole command; dropping it removes the lock file and
+/// unlocks (the process ending unlocks too, however it ends).
 pub struct WriterLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        // Removed while still locked: a command that opened it meanwhile
+        // sees, once it gets the lock, that the path no longer names its
+        // file, and starts over (see `acquire`).
+        let _ = fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
 }
 
 /// Takes the lock for a writing command, or refuses at once (exit 2) naming
-/// the command that holds it.
+/// the command that holds it. The lock file exists only while a command
+/// holds it, so a tree outside git keeps no trace of it.
 pub fn acquire(root: &Path) -> Result<WriterLock> {
     let dir = state_dir(root);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let holder = read_holder(&mut file);
-            return Err(bad!(
-                "another xtask command is running on this checkout: {}; wait for it to end (or stop it: kill {}), then run this again. Nothing was written and nothing was run.",
-                holder.as_ref().map_or_else(|| "(it has not said which yet)".to_string(), Holder::describe),
-                holder.as_ref().map_or_else(|| "<pid>".to_string(), |h| h.pid.to_string()),
-            ));
+    // A few rounds at most: each lost race means another command finished.
+    for _ in 0..100 {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = read_holder(&mut file);
+                return Err(bad!(
+                    "another xtask command is running on this checkout: {}; wait for it to end (or stop it: kill {}), then run this again. Nothing was written and nothing was run.",
+                    holder.as_ref().map_or_else(|| "(it has not said which yet)".to_string(), Holder::describe),
+                    holder.as_ref().map_or_else(|| "<pid>".to_string(), |h| h.pid.to_string()),
+                ));
+            }
+            Err(TryLockError::Error(err)) => {
+                return Err(anyhow!(err).context(format!("cannot lock {}", path.display())))
+            }
         }
-        Err(TryLockError::Error(err)) => {
-            return Err(anyhow!(err).context(format!("cannot lock {}", path.display())))
+        if !same_file(&file, &path) {
+            // Its holder removed it as we opened it: take the new one.
+            continue;
         }
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let record = json!({
+            "pid": std::process::id(),
+            "command": command_line(),
+            "since_unix": since,
+        });
+        // Best effort: the lock holds without it, the message is only vaguer.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(format!("{record}\n").as_bytes()));
+        return Ok(WriterLock { file, path });
     }
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let record = json!({
-        "pid": std::process::id(),
-        "command": command_line(),
-        "since_unix": since,
-    });
-    // Best effort: the lock holds without it, the message is only vaguer.
-    let _ = file
-        .set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| file.write_all(format!("{record}\n").as_bytes()));
-    Ok(WriterLock { _file: file })
+    Err(anyhow!(
+        "cannot take the lock {}: it keeps being replaced",
+        path.display()
+    ))
+}
+
+/// Whether the open `file` is the one `path` names now.
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
 }
 
 /// The running writer, if one holds the lock; `None` when nobody does (a

@@ -113,7 +113,7 @@ fn write_partial(partial: &Path, records: &[Record<'_>]) -> Result<()> {
 impl Journal {
     /// The write is complete (or fully undone): forget it.
     pub fn finish(self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        let _ = discard(&self.dir);
         sync_dir(&self.state_dir);
     }
 }
@@ -239,9 +239,21 @@ pub fn recover(state_dir: &Path) -> Result<Option<Recovery>> {
             dir.display()
         ));
     }
-    fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    discard(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     sync_dir(state_dir);
     Ok(Some(recovery))
+}
+
+/// Removes a journal: its manifest first, which voids it at once (a kill
+/// half-way through leaves a folder without manifest, which `recover` only
+/// removes), then the rest.
+fn discard(dir: &Path) -> std::io::Result<()> {
+    match fs::remove_file(dir.join(MANIFEST)) {
+        Err(err) if err.kind() != ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    sync_dir(dir);
+    fs::remove_dir_all(dir)
 }
 
 enum Outcome {

@@ -23,8 +23,8 @@ use super::signals::Deferral;
 pub struct SecretFile {
     path: PathBuf,
     // Dropped after `path` is removed: fields drop in declaration order.
+    // The folder also defers signals while it exists.
     _dir: PrivateDir,
-    _deferral: Deferral,
 }
 
 impl SecretFile {
@@ -39,14 +39,9 @@ impl SecretFile {
         if file_name.is_empty() || file_name.contains('/') || file_name.starts_with('.') {
             anyhow::bail!("a secret file needs a plain file name, not `{file_name}`");
         }
-        let deferral = Deferral::new();
         let dir = PrivateDir::new("secret")?;
         let path = dir.path().join(file_name);
-        let file = SecretFile {
-            path,
-            _dir: dir,
-            _deferral: deferral,
-        };
+        let file = SecretFile { path, _dir: dir };
         let mut out = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -71,15 +66,21 @@ impl Drop for SecretFile {
 }
 
 /// A new temp folder only we can enter (0700), removed with its content on
-/// drop: for secrets, and for downloads a tool works on.
+/// drop: for secrets, and for downloads a tool works on. While one exists,
+/// signals are deferred as for a [`SecretFile`], so it is removed on every
+/// exit but SIGKILL.
 pub struct PrivateDir {
     path: PathBuf,
+    // Dropped after the folder is removed (`Drop::drop` runs first).
+    _deferral: Deferral,
 }
 
 impl PrivateDir {
     pub fn new(label: &str) -> Result<PrivateDir> {
+        let deferral = Deferral::new();
         Ok(PrivateDir {
             path: private_dir(label)?,
+            _deferral: deferral,
         })
     }
 

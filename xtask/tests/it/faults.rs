@@ -22,6 +22,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const BUMP: [&str; 3] = ["bump-base-image", "3.0.2", "-y"];
 /// The renames strace may see: the one glibc uses depends on the platform.
 const RENAMES: &str = "?rename,?renameat,?renameat2";
+/// The same for removing files and folders.
+const UNLINKS: &str = "?unlink,?unlinkat,?rmdir";
 
 /// Whether strace is here and may trace (ptrace can be forbidden).
 fn strace_works() -> bool {
@@ -59,10 +61,10 @@ fn straced(tree: &Tree, strace_args: &[&str], args: &[&str]) -> Output {
         .expect("run strace")
 }
 
-/// The renames a bump makes on a fresh tree.
-fn renames_of_a_bump() -> usize {
+/// How many of `syscalls` a bump makes on a fresh tree (its own, not its children's).
+fn calls_of_a_bump(syscalls: &str) -> usize {
     let tree = Tree::with_git(Layout::A);
-    let trace = common::TempDir::new("rename-trace");
+    let trace = common::TempDir::new("syscall-trace");
     let log = trace.path().join("trace");
     let out = straced(
         &tree,
@@ -70,7 +72,7 @@ fn renames_of_a_bump() -> usize {
             "-o",
             &log.display().to_string(),
             "-e",
-            &format!("trace={RENAMES}"),
+            &format!("trace={syscalls}"),
         ],
         &BUMP,
     );
@@ -82,8 +84,12 @@ fn renames_of_a_bump() -> usize {
     std::fs::read_to_string(&log)
         .unwrap()
         .lines()
-        .filter(|line| line.starts_with("rename"))
+        .filter(|line| !line.starts_with("---") && !line.starts_with("+++"))
         .count()
+}
+
+fn renames_of_a_bump() -> usize {
+    calls_of_a_bump(RENAMES)
 }
 
 /// The tree before and after an uninterrupted bump.
@@ -201,6 +207,63 @@ fn a_signal_at_every_rename_leaves_the_tree_all_old_or_all_new() {
         }
     }
     println!("faults injected: {faults} ({renames} renames x 4 signals), partial writes seen: 0, temp or journal files left: 0");
+}
+
+/// After the renames a write removes its journal (and the command its lock
+/// file): a SIGKILL at each of those removals still leaves the tree whole,
+/// and the next command cleans up what was left of the journal.
+#[test]
+fn sigkill_at_every_removal_leaves_the_tree_whole_and_no_journal() {
+    if !strace_works() {
+        return;
+    }
+    let unlinks = calls_of_a_bump(UNLINKS);
+    assert!(unlinks >= 2, "the journal's files are removed: {unlinks}");
+    let (old, new) = old_and_new();
+    let mut killed = 0;
+    for n in 1..=unlinks {
+        let case = format!("SIGKILL at removal {n} of {unlinks}");
+        let tree = Tree::with_git(Layout::A);
+        let out = straced(
+            &tree,
+            &[
+                "-o",
+                "/dev/null",
+                "-e",
+                &format!("inject={UNLINKS}:signal=KILL:when={n}"),
+            ],
+            &BUMP,
+        );
+        // strace counts each syscall on its own: past the last `unlinkat`
+        // of the journal, the Nth of no syscall comes and the bump ends.
+        if out.status.signal() == Some(9) {
+            killed += 1;
+        } else {
+            assert!(out.status.success(), "{case}: {out:?}");
+        }
+        let next = tree.xtask(&["versions"]);
+        next.assert_code(0);
+        assert!(!next.stderr.contains("damaged"), "{case}: {}", next.stderr);
+        let state = old_or_new(&tree, &old, &new, &case);
+        assert!(
+            leftovers(tree.root()).is_empty(),
+            "{case}: {:?}",
+            leftovers(tree.root())
+        );
+        if state == "old" {
+            tree.xtask(&BUMP).assert_code(0);
+            assert_eq!(
+                old_or_new(&tree, &old, &new, &case),
+                "new",
+                "{case}: re-run"
+            );
+        }
+    }
+    assert!(
+        killed >= unlinks / 2,
+        "the kills landed: {killed} of {unlinks}"
+    );
+    println!("SIGKILL at {killed} removals: partial writes seen: 0, journal files left: 0");
 }
 
 /// A pseudo-random number from the clock: no crate needed for a test's jitter.
@@ -354,10 +417,32 @@ fn a_journal_left_by_a_killed_write_is_rolled_back_but_not_under_a_running_write
 }
 
 #[test]
-fn outside_git_the_journal_and_lock_live_in_target_xtask() {
+fn outside_git_the_lock_lives_in_target_xtask_and_only_while_held() {
     let tree = Tree::new(Layout::A);
+    std::fs::create_dir_all(tree.path("target/xtask")).unwrap();
+    let before = tree.snapshot();
+    let mut lock = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(tree.path("target/xtask/xtask.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    writeln!(
+        lock,
+        r#"{{"pid": 99, "command": "xtask chef-policy -y", "since_unix": 0}}"#
+    )
+    .unwrap();
+    tree.xtask(&BUMP).assert_refused(
+        "a bump outside git while another command runs",
+        &["`xtask chef-policy -y` (pid 99, since 1970-01-01 00:00:00 UTC)"],
+    );
+    assert_eq!(common::changes(&before, &tree.snapshot()).len(), 0);
+    drop(lock);
+    std::fs::remove_file(tree.path("target/xtask/xtask.lock")).unwrap();
     tree.xtask(&BUMP).assert_code(0);
-    assert!(tree.path("target/xtask/xtask.lock").is_file());
+    // Neither the lock nor a journal is left in the tree.
+    assert!(!tree.path("target/xtask/xtask.lock").exists());
     assert!(
         leftovers(tree.root()).is_empty(),
         "{:?}",
