@@ -11,6 +11,11 @@
 //! If step 2 or 3 fails, every target already replaced is restored from the
 //! original bytes kept in memory (again through a temp file and a rename),
 //! removed files are re-created, and no temp file is left behind.
+//!
+//! Against what no code can catch (SIGKILL, a power cut), a journal of the
+//! originals is written before step 2 and removed after step 3, and the next
+//! xtask command rolls an interrupted write back (`journal`). SIGINT, SIGTERM
+//! and SIGHUP wait until the write is done (`runner::Deferral`).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -26,9 +31,15 @@ use crate::bad;
 use crate::context::Context;
 use crate::diff;
 use crate::flags;
+use crate::lock;
+use crate::runner::Deferral;
 use crate::sites::Site;
 use crate::style::Paint;
 use crate::tree::{self, Tree, WorkTree};
+
+mod journal;
+
+pub use journal::JOURNAL;
 
 /// Every planned edit of one command, keyed by the path shown to the user
 /// (relative to the root, or absolute for a file outside it).
@@ -258,29 +269,59 @@ impl Changeset {
         let plan: Vec<(&String, &Entry)> = self.changed().collect();
         // Step 1: nothing has moved under us, and there is somewhere to write.
         let mut modes = Vec::with_capacity(plan.len());
+        let mut old_modes = Vec::with_capacity(plan.len());
         for (key, entry) in &plan {
             modes.push(entry.check_unchanged(key)?);
+            old_modes.push(
+                fs::metadata(&entry.target)
+                    .map(|meta| meta.permissions().mode() & 0o7777)
+                    .unwrap_or(0),
+            );
         }
+        // From here to the end a signal waits, so the write completes (or is
+        // undone) and leaves no temp file; `xtask::main` then exits 128+signal.
+        let _deferral = Deferral::new();
+        let contents: Vec<Option<Vec<u8>>> = plan
+            .iter()
+            .map(|(_, entry)| entry.updated_bytes())
+            .collect();
+        let temps: Vec<Option<PathBuf>> = plan
+            .iter()
+            .zip(&contents)
+            .map(|((_, entry), content)| content.as_ref().map(|_| temp_name(&entry.target)))
+            .collect();
+        // The journal first: a kill from here on is rolled back by the next command.
+        let records: Vec<journal::Record> = plan
+            .iter()
+            .enumerate()
+            .map(|(index, (key, entry))| journal::Record {
+                key,
+                target: &entry.target,
+                temp: temps[index].as_deref(),
+                old: entry.original.as_deref(),
+                old_mode: old_modes[index],
+                new: contents[index].as_deref(),
+            })
+            .collect();
+        let journal = journal::begin(&lock::state_dir(&self.root), &records).map_err(|err| {
+            anyhow!("cannot write the journal that makes the write all-or-nothing: {err:#}; nothing was written")
+        })?;
         // Step 2: every new content sits in a synced temp file beside its target.
-        let mut staged: Vec<Option<PathBuf>> = Vec::with_capacity(plan.len());
-        for ((key, entry), mode) in plan.iter().zip(&modes) {
-            let temp = match entry.updated_bytes() {
-                Some(content) => stage(&entry.target, &content, mode).map(Some),
-                None => Ok(None),
+        for (index, (key, _)) in plan.iter().enumerate() {
+            let (Some(temp), Some(content)) = (&temps[index], &contents[index]) else {
+                continue;
             };
-            match temp {
-                Ok(temp) => staged.push(temp),
-                Err(err) => {
-                    remove_temps(staged.iter().flatten());
-                    return Err(restored(key, &err, &[]));
-                }
+            if let Err(err) = stage(temp, content, &modes[index]) {
+                remove_temps(temps.iter().flatten());
+                journal.finish();
+                return Err(restored(key, &err, &[]));
             }
         }
         // Step 3: put each in place; on failure undo the ones already done.
         let mut done: Vec<usize> = Vec::with_capacity(plan.len());
         for (index, (key, entry)) in plan.iter().enumerate() {
-            if let Err(err) = place(staged[index].as_deref(), &entry.target) {
-                remove_temps(staged[index..].iter().flatten());
+            if let Err(err) = place(temps[index].as_deref(), &entry.target) {
+                remove_temps(temps[index..].iter().flatten());
                 let mut unrestored = Vec::new();
                 for &undo in done.iter().rev() {
                     let (undo_key, undo_entry) = plan[undo];
@@ -288,11 +329,16 @@ impl Changeset {
                         unrestored.push(format!("{undo_key} ({err})"));
                     }
                 }
+                if unrestored.is_empty() {
+                    journal.finish();
+                }
+                // Else the journal stays: the next command tries again.
                 return Err(restored(key, &err, &unrestored));
             }
             done.push(index);
         }
         sync_folders(plan.iter().map(|(_, entry)| entry.target.as_path()));
+        journal.finish();
         Ok(plan.into_iter().map(|(key, _)| key.clone()).collect())
     }
 
@@ -462,7 +508,8 @@ impl Entry {
     fn restore(&self, owner: &Owner) -> std::io::Result<()> {
         match &self.original {
             Some(bytes) => {
-                let temp = stage(&self.target, bytes, owner)?;
+                let temp = temp_name(&self.target);
+                stage(&temp, bytes, owner)?;
                 fs::rename(&temp, &self.target).inspect_err(|_| {
                     let _ = fs::remove_file(&temp);
                 })
@@ -493,9 +540,9 @@ fn place(temp: Option<&Path>, target: &Path) -> std::io::Result<()> {
 /// unique across processes.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `bytes` to a new temp file beside `target`, synced, with the final
-/// mode (and owner, where we may set it). Returns the temp file's path.
-fn stage(target: &Path, bytes: &[u8], owner: &Owner) -> std::io::Result<PathBuf> {
+/// A temp file name beside `target` that nothing uses yet; the pid makes it
+/// unique across processes, the counter within this one.
+fn temp_name(target: &Path) -> PathBuf {
     let folder = target.parent().unwrap_or(Path::new("/"));
     let mut name = target
         .file_name()
@@ -508,24 +555,26 @@ fn stage(target: &Path, bytes: &[u8], owner: &Owner) -> std::io::Result<PathBuf>
     loop {
         let count = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = folder.join(format!(".{name}.xtask-{}-{count}.tmp", std::process::id()));
-        let mut file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)
-        {
-            Ok(file) => file,
-            Err(err) if err.kind() == ErrorKind::AlreadyExists => continue,
-            Err(err) => return Err(err),
-        };
-        let written = fill(&mut file, bytes, owner);
-        if let Err(err) = written {
-            drop(file);
-            let _ = fs::remove_file(&temp);
-            return Err(err);
+        if fs::symlink_metadata(&temp).is_err() {
+            return temp;
         }
-        return Ok(temp);
     }
+}
+
+/// Writes `bytes` to the new temp file `temp`, synced, with the final mode
+/// (and owner, where we may set it).
+fn stage(temp: &Path, bytes: &[u8], owner: &Owner) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(temp)?;
+    let written = fill(&mut file, bytes, owner);
+    if written.is_err() {
+        drop(file);
+        let _ = fs::remove_file(temp);
+    }
+    written
 }
 
 fn fill(file: &mut File, bytes: &[u8], owner: &Owner) -> std::io::Result<()> {
@@ -639,6 +688,23 @@ impl Tree for View<'_> {
     fn label(&self) -> String {
         "the working tree with the planned edits".into()
     }
+}
+
+/// Rolls back a write that an earlier command did not finish (killed, or
+/// the power went), if there is one: see `journal`. Call with the writer lock
+/// held. Returns what to tell the user.
+pub fn recover_interrupted(root: &Path) -> Result<Option<String>> {
+    Ok(journal::recover(&lock::state_dir(root))?.map(|recovery| recovery.message()))
+}
+
+/// Whether a write journal, whole or half-written, is in the state dir (a
+/// write runs, or one was interrupted).
+pub fn journal_exists(root: &Path) -> bool {
+    std::fs::read_dir(lock::state_dir(root)).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().starts_with(JOURNAL))
+    })
 }
 
 /// After planning, a command re-reads the planned files; `wrong` lists the

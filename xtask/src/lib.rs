@@ -40,6 +40,7 @@ mod flags;
 mod formats;
 mod git;
 mod install_hooks;
+mod lock;
 mod mentions;
 mod output;
 mod plan;
@@ -60,17 +61,35 @@ use clap::Parser;
 
 use crate::flags::Cmd;
 
-/// Parses the command line, builds the context, dispatches; exits with the
-/// status the error asks for.
+/// Parses the command line, builds the context, takes the writer lock and
+/// finishes an interrupted write when there is one, dispatches; exits with
+/// the status the error asks for, or 128+signal after SIGINT, SIGTERM or
+/// SIGHUP.
 pub fn main() {
+    runner::install_signal_handlers();
     let flags = flags::Xtask::parse();
     if flags.cmd.only_reads() {
         output::end_on_closed_pipe();
     }
-    let color = flags.color;
-    if let Err(err) = run(flags) {
+    let paint = style::Paint::new(flags.color);
+    let result = run(flags);
+    if let Some(signal) = runner::caught_signal() {
+        // Whatever the command said, it was cut short: the tool it ran was
+        // stopped, its secret files removed, a write completed or undone.
+        if let Err(err) = &result {
+            if !error::already_reported(err) {
+                eprintln!("{}: {err:#}", paint.error("error"));
+            }
+        }
+        eprintln!(
+            "{}: interrupted by {}",
+            paint.error("error"),
+            runner::signal_name(signal)
+        );
+        std::process::exit(128 + signal);
+    }
+    if let Err(err) = result {
         if !error::already_reported(&err) {
-            let paint = style::Paint::new(color);
             eprintln!("{}: {err:#}", paint.error("error"));
         }
         std::process::exit(error::exit_status(&err));
@@ -82,6 +101,12 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         // Also outside a checkout: on a cloud VM, given a VERSION.
         Cmd::PublishImage(_) => context::Context::from_flags_checkout_optional(&flags)?,
         _ => (context::Context::from_flags(&flags)?, true),
+    };
+    // Outside a checkout there is no tree to lock or to recover.
+    let _lock = if checkout {
+        prepare(&ctx, &flags.cmd)?
+    } else {
+        None
     };
     match flags.cmd {
         Cmd::Versions(cmd) => cmd.run(&ctx),
@@ -99,3 +124,31 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Release(cmd) => cmd.run(&ctx),
     }
 }
+
+/// Before a command runs: a command that writes files or runs tools takes the
+/// writer lock (a second one is refused, exit 2); then a write that an earlier
+/// command left unfinished is rolled back. A read-only command rolls it back
+/// too when no writer runs (taking the lock for that moment only).
+fn prepare(ctx: &context::Context, cmd: &Cmd) -> anyhow::Result<Option<lock::WriterLock>> {
+    // Commands that write files or run tools (dry runs too: their previews
+    // read files a running writer may be changing).
+    if !cmd.only_reads() {
+        let lock = lock::acquire(&ctx.root)?;
+        if let Some(message) = changeset::recover_interrupted(&ctx.root)? {
+            ctx.warn(message);
+        }
+        return Ok(Some(lock));
+    }
+    if changeset::journal_exists(&ctx.root) {
+        match lock::with_lock_if_free(&ctx.root, || changeset::recover_interrupted(&ctx.root)) {
+            Some(Ok(Some(message))) => ctx.warn(message),
+            Some(Ok(None)) => {}
+            Some(Err(err)) => ctx.warn(format!("{err:#}")),
+            None => ctx.warn(
+                "another xtask command is writing to this checkout right now; what this command reads may change under it",
+            ),
+        }
+    }
+    Ok(None)
+}
+

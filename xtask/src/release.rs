@@ -850,14 +850,19 @@ fn render(ctx: &Context, release: &Release) -> String {
             ""
         }
     );
+    // A step recorded as running runs only while its command holds the lock.
+    let running = crate::lock::holder(&ctx.root).filter(|holder| holder.pid != std::process::id());
     for (i, step) in release.steps.iter().enumerate() {
-        let state = match step.state {
-            StepState::Done => ctx.paint.good("done"),
-            StepState::Failed => ctx.paint.error("failed"),
-            StepState::Interrupted | StepState::Running => {
+        let state = match (step.state, &running) {
+            (StepState::Done, _) => ctx.paint.good("done"),
+            (StepState::Failed, _) => ctx.paint.error("failed"),
+            (StepState::Running, Some(holder)) => {
+                ctx.paint.good(&format!("running (pid {})", holder.pid))
+            }
+            (StepState::Interrupted | StepState::Running, _) => {
                 ctx.paint.warning("interrupted (not done)")
             }
-            StepState::Pending => "pending".to_string(),
+            (StepState::Pending, _) => "pending".to_string(),
         };
         let mark = if step.work.irreversible() {
             "  [irreversible]"

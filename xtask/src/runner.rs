@@ -21,7 +21,7 @@ mod tools;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, IsTerminal as _, Read, Write as _};
-use std::os::unix::process::ExitStatusExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -37,7 +37,7 @@ use crate::sites::paths;
 pub use env::remember as remember_secret;
 pub use progress::{bytes as human_bytes, Meter, Progress};
 pub use secret::{PrivateDir, SecretFile};
-use signals::SigintGuard;
+pub use signals::Deferral;
 pub use step::{quote, Step};
 pub use tools::install_hint;
 
@@ -236,7 +236,7 @@ impl Runner {
         );
         let mut log_error = log.write_all(header.as_bytes()).err();
 
-        let _sigint = SigintGuard::install();
+        let _deferral = Deferral::new();
         let sinks = Sinks {
             log: Some(&mut log),
             echo: !self.quiet,
@@ -308,7 +308,7 @@ impl Runner {
         if self.presses() > 0 {
             return Ok(Outcome::not_started());
         }
-        let _sigint = SigintGuard::install();
+        let _deferral = Deferral::new();
         let sinks = Sinks {
             log: None,
             echo: false,
@@ -371,10 +371,11 @@ impl Runner {
         ))
     }
 
-    /// Whether Ctrl-C was pressed while a tool ran (or a secret file existed).
-    /// Once it was, no step starts any more.
+    /// Whether SIGINT, SIGTERM or SIGHUP arrived while a tool ran, a secret
+    /// file existed or a write was committed. Once one did, no step starts
+    /// any more.
     pub fn interrupted() -> bool {
-        signals::presses() > 0
+        signals::caught().is_some()
     }
 
     /// Ctrl-C presses that this runner must obey.
@@ -422,7 +423,11 @@ impl Runner {
         command
             .stdin(stdin)
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // Its own process group, so that stopping it reaches whatever it
+            // started too (packer's plugins, a shell's children), and a
+            // terminal's Ctrl-C reaches the xtask alone, which stops the tool.
+            .process_group(0);
         command.spawn().map_err(|err| {
             let program = step.program();
             match err.kind() {
@@ -518,6 +523,11 @@ impl Runner {
                 self.stop(&mut child, step, presses, &mut stopping, sinks.announce);
             }
             if let Some((status, at)) = exited {
+                if interrupted {
+                    // What the tool left running in its group goes with it:
+                    // no orphan outlives an interrupted step.
+                    signals::send_group(pid, signals::SIGKILL);
+                }
                 if !streams_open || at.elapsed() >= DRAIN {
                     break status;
                 }
@@ -544,9 +554,9 @@ impl Runner {
         })
     }
 
-    /// After Ctrl-C: SIGTERM first (a terminal's Ctrl-C already reached the
-    /// tool, which shares our process group; this covers a SIGINT sent to the
-    /// xtask alone), then SIGKILL on a second Ctrl-C or after the grace time.
+    /// After SIGINT, SIGTERM or SIGHUP: SIGTERM to the tool's whole process
+    /// group first, then SIGKILL to the group on a second signal or after
+    /// the grace time.
     fn stop(
         &self,
         child: &mut Child,
@@ -557,7 +567,7 @@ impl Runner {
     ) {
         match stopping {
             None => {
-                signals::send(child.id(), signals::SIGTERM);
+                signals::send_group(child.id(), signals::SIGTERM);
                 if announce {
                     self.say(&format!(
                         "  interrupted: waiting for `{}` to stop; Ctrl-C again kills it now (else it is killed after {})",
@@ -574,9 +584,9 @@ impl Runner {
             Some(state)
                 if !state.killed && (presses >= 2 || state.since.elapsed() >= self.grace) =>
             {
-                // The child is not reaped yet (try_wait said so), so its pid is
-                // still its own. An error means it ended meanwhile.
-                let _ = child.kill();
+                // The child is not reaped yet (try_wait said so), so its pid
+                // still names its group. An error means it ended meanwhile.
+                signals::send_group(child.id(), signals::SIGKILL);
                 state.killed = true;
                 if announce {
                     self.say(&format!("  killed `{}`", step.program()));
@@ -616,6 +626,26 @@ impl Runner {
             Echo::Buffer(buffer) => buffer.borrow_mut().extend_from_slice(text.as_bytes()),
         }
     }
+}
+
+/// Installs the SIGINT/SIGTERM/SIGHUP handlers: see `signals`.
+pub fn install_signal_handlers() {
+    signals::install();
+}
+
+/// The signal that interrupted the command, if one did.
+pub fn caught_signal() -> Option<i32> {
+    signals::caught()
+}
+
+/// `SIGTERM`, for messages.
+pub fn signal_name(signal: i32) -> String {
+    signals::name(signal)
+}
+
+/// `2021-02-01 13:04:05 UTC`.
+pub fn readable_time(time: SystemTime) -> String {
+    logfile::readable(time)
 }
 
 /// A secret value in an argument would show in `ps` and in every log.

@@ -10,20 +10,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 
-use super::signals::SigintGuard;
+use super::signals::Deferral;
 
 /// A file holding a secret (a curl config with credentials, a packer
 /// `-var-file`): mode 0600 in a private (0700) folder of its own under the
 /// temp dir, both removed on drop.
 ///
-/// While one exists, Ctrl-C is caught rather than ending the process at once,
-/// so that the file is still removed; the runner then starts no more steps.
+/// While one exists, SIGINT, SIGTERM and SIGHUP are deferred rather than
+/// ending the process at once, so that the file is still removed; the runner
+/// then starts no more steps and the command ends with 128+signal.
 /// Create it right before the step that reads it.
 pub struct SecretFile {
     path: PathBuf,
     // Dropped after `path` is removed: fields drop in declaration order.
+    // The folder also defers signals while it exists.
     _dir: PrivateDir,
-    _sigint: SigintGuard,
 }
 
 impl SecretFile {
@@ -38,14 +39,9 @@ impl SecretFile {
         if file_name.is_empty() || file_name.contains('/') || file_name.starts_with('.') {
             anyhow::bail!("a secret file needs a plain file name, not `{file_name}`");
         }
-        let sigint = SigintGuard::install();
         let dir = PrivateDir::new("secret")?;
         let path = dir.path().join(file_name);
-        let file = SecretFile {
-            path,
-            _dir: dir,
-            _sigint: sigint,
-        };
+        let file = SecretFile { path, _dir: dir };
         let mut out = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -70,15 +66,21 @@ impl Drop for SecretFile {
 }
 
 /// A new temp folder only we can enter (0700), removed with its content on
-/// drop: for secrets, and for downloads a tool works on.
+/// drop: for secrets, and for downloads a tool works on. While one exists,
+/// signals are deferred as for a [`SecretFile`], so it is removed on every
+/// exit but SIGKILL.
 pub struct PrivateDir {
     path: PathBuf,
+    // Dropped after the folder is removed (`Drop::drop` runs first).
+    _deferral: Deferral,
 }
 
 impl PrivateDir {
     pub fn new(label: &str) -> Result<PrivateDir> {
+        let deferral = Deferral::new();
         Ok(PrivateDir {
             path: private_dir(label)?,
+            _deferral: deferral,
         })
     }
 

@@ -1,95 +1,159 @@
-//! Ctrl-C, without a crate: while a tool runs (or a secret file exists) SIGINT
-//! is caught and counted instead of ending the xtask, so that the runner can
-//! stop the tool, wait for it and report the step as not done. Outside those
-//! moments Ctrl-C does what it always did.
+//! SIGINT, SIGTERM and SIGHUP, with the signal-hook crate.
 //!
-//! The child runs in our process group, so a Ctrl-C typed at the terminal
-//! reaches it (and its own children) directly; the runner also signals it,
-//! which covers a SIGINT sent to the xtask alone.
+//! Handlers are installed once, at the start (`install`). While nothing needs
+//! to finish, a signal ends the xtask at once with exit status 128+signal, as
+//! the default action would (a shell shows the same `$?`). While something
+//! must not be cut short — a write being committed, a tool running, a secret
+//! file on disk — a [`Deferral`] is alive: the signal is recorded instead, the
+//! runner stops the tool's whole process group, secret files are removed, no
+//! step starts any more, and `xtask::main` ends with 128+signal once the
+//! command has cleaned up and recorded what was not done.
+//!
+//! A signal the xtask was started with ignored (`nohup`, a background job)
+//! stays ignored.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-/// Signal numbers, the same on Linux and macOS.
-pub const SIGINT: i32 = 2;
-pub const SIGTERM: i32 = 15;
+pub use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGTERM};
 
-/// `signal(2)` dispositions, as the C library spells them.
-const SIG_DFL: usize = 0;
-const SIG_IGN: usize = 1;
-const SIG_ERR: usize = usize::MAX;
+/// The signals that end a command cleanly.
+pub const HANDLED: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
 
-/// How many times SIGINT arrived while the handler was installed.
+struct Flags {
+    /// Set by every arrival; `presses` consumes it to count them.
+    arrived: Arc<AtomicBool>,
+    /// The number of the last signal that arrived, 0 before any.
+    last: Arc<AtomicUsize>,
+    /// True while no deferral is alive: a signal ends the process at once.
+    immediate: Arc<AtomicBool>,
+}
+
+static FLAGS: OnceLock<Flags> = OnceLock::new();
+/// How many deferrals are alive.
+static DEFERRALS: Mutex<usize> = Mutex::new(0);
+/// Arrivals seen by `presses` so far.
 static PRESSES: AtomicUsize = AtomicUsize::new(0);
-/// How many guards are alive; the handler is installed while this is not 0.
-static GUARDS: Mutex<usize> = Mutex::new(0);
-/// The disposition to put back when the last guard goes.
-static PREVIOUS: AtomicUsize = AtomicUsize::new(SIG_DFL);
 
-extern "C" {
-    /// `sighandler_t signal(int, sighandler_t)`; a handler is passed as its
-    /// address. Both glibc and macOS give it BSD semantics: the handler stays
-    /// installed and interrupted system calls restart.
-    fn signal(signum: i32, handler: usize) -> usize;
-    /// `int kill(pid_t, int)`; `pid_t` is 32 bits on Linux and macOS.
-    fn kill(pid: i32, sig: i32) -> i32;
+/// Installs the handlers (once; later calls do nothing).
+pub fn install() {
+    flags();
 }
 
-/// Runs inside the signal: only an atomic add, which is async-signal-safe.
-extern "C" fn on_sigint(_signum: i32) {
-    PRESSES.fetch_add(1, Ordering::SeqCst);
+fn flags() -> &'static Flags {
+    FLAGS.get_or_init(|| {
+        let flags = Flags {
+            arrived: Arc::new(AtomicBool::new(false)),
+            last: Arc::new(AtomicUsize::new(0)),
+            immediate: Arc::new(AtomicBool::new(true)),
+        };
+        let ignored = ignored_at_start();
+        for signal in HANDLED {
+            if ignored.contains(&signal) {
+                continue;
+            }
+            let code = 128 + signal;
+            // Registration fails only for a signal that cannot be caught;
+            // these three can. The order is the order they run in.
+            let _ = signal_hook::flag::register_usize(signal, flags.last.clone(), signal as usize);
+            let _ = signal_hook::flag::register(signal, flags.arrived.clone());
+            let _ = signal_hook::flag::register_conditional_shutdown(
+                signal,
+                code,
+                flags.immediate.clone(),
+            );
+        }
+        flags
+    })
 }
 
-/// How many times Ctrl-C was pressed while a guard was alive.
+/// The handled signals this process was started with ignored, read from
+/// `/proc/self/status` (`SigIgn`, a hex mask); none where there is no /proc.
+fn ignored_at_start() -> Vec<i32> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Vec::new();
+    };
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0);
+    HANDLED
+        .into_iter()
+        .filter(|&signal| mask & (1 << (signal - 1)) != 0)
+        .collect()
+}
+
+/// How many times a handled signal arrived while deferred (arrivals closer
+/// together than two calls count once).
 pub fn presses() -> usize {
+    let Some(flags) = FLAGS.get() else { return 0 };
+    if flags.arrived.swap(false, Ordering::SeqCst) {
+        PRESSES.fetch_add(1, Ordering::SeqCst);
+    }
     PRESSES.load(Ordering::SeqCst)
 }
 
-/// Catches SIGINT while alive (counted, so nested and concurrent guards work).
-pub struct SigintGuard {
+/// The signal that interrupted the command, if one did.
+pub fn caught() -> Option<i32> {
+    let last = FLAGS.get()?.last.load(Ordering::SeqCst);
+    i32::try_from(last).ok().filter(|&signal| signal != 0)
+}
+
+/// `SIGINT`, for messages.
+pub fn name(signal: i32) -> String {
+    match signal {
+        s if s == SIGINT => "SIGINT".into(),
+        s if s == SIGTERM => "SIGTERM".into(),
+        s if s == SIGHUP => "SIGHUP".into(),
+        s if s == SIGKILL => "SIGKILL".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+/// While alive, a handled signal is recorded rather than ending the process.
+/// Nested and concurrent deferrals are counted.
+pub struct Deferral {
     _private: (),
 }
 
-impl SigintGuard {
-    pub fn install() -> SigintGuard {
-        let mut guards = GUARDS.lock().unwrap_or_else(PoisonError::into_inner);
-        if *guards == 0 {
-            let handler = on_sigint as extern "C" fn(i32) as usize;
-            // SAFETY: `signal` is the C library's own, called with a valid
-            // signal number and the address of an `extern "C" fn(i32)` that
-            // only touches an atomic.
-            let previous = unsafe { signal(SIGINT, handler) };
-            if previous == SIG_IGN {
-                // Started with Ctrl-C ignored (a background job): keep it so.
-                // SAFETY: as above, with a constant disposition.
-                unsafe { signal(SIGINT, SIG_IGN) };
-            }
-            if previous != SIG_ERR {
-                PREVIOUS.store(previous, Ordering::SeqCst);
-            }
-        }
-        *guards += 1;
-        SigintGuard { _private: () }
+impl Deferral {
+    pub fn new() -> Deferral {
+        let flags = flags();
+        let mut alive = DEFERRALS.lock().unwrap_or_else(PoisonError::into_inner);
+        *alive += 1;
+        flags.immediate.store(false, Ordering::SeqCst);
+        Deferral { _private: () }
     }
 }
 
-impl Drop for SigintGuard {
+impl Drop for Deferral {
     fn drop(&mut self) {
-        let mut guards = GUARDS.lock().unwrap_or_else(PoisonError::into_inner);
-        *guards = guards.saturating_sub(1);
-        if *guards == 0 {
-            // SAFETY: puts back the disposition that `signal` returned before.
-            unsafe { signal(SIGINT, PREVIOUS.load(Ordering::SeqCst)) };
+        let mut alive = DEFERRALS.lock().unwrap_or_else(PoisonError::into_inner);
+        *alive = alive.saturating_sub(1);
+        if *alive == 0 {
+            flags().immediate.store(true, Ordering::SeqCst);
         }
     }
 }
 
-/// Sends `sig` to one process. Only ever a single positive pid: 0 or a
-/// negative number would reach a whole process group, ours included.
-pub fn send(pid: u32, sig: i32) -> bool {
+/// Sends `signal` to the process group `group` (a tool spawned as the leader
+/// of its own group: its pid). Only a positive group id: 0 or a negative
+/// number would reach our own group or a single process.
+pub fn send_group(group: u32, signal: i32) -> bool {
+    match i32::try_from(group) {
+        // SAFETY: kill(2) has no memory effects; `-group` names one group.
+        Ok(group) if group > 1 => unsafe { libc::kill(-group, signal) == 0 },
+        _ => false,
+    }
+}
+
+/// Sends `signal` to one process.
+#[cfg(test)]
+pub fn send(pid: u32, signal: i32) -> bool {
     match i32::try_from(pid) {
-        // SAFETY: `kill` has no memory effects; the pid is one process's.
-        Ok(pid) if pid > 0 => unsafe { kill(pid, sig) == 0 },
+        // SAFETY: as above, with a single process's pid.
+        Ok(pid) if pid > 0 => unsafe { libc::kill(pid, signal) == 0 },
         _ => false,
     }
 }

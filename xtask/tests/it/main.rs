@@ -14,6 +14,7 @@ mod chef_push;
 mod deps;
 mod deps_snapshot;
 mod doctor;
+mod faults;
 mod hostile;
 mod mentions;
 mod publish_image;

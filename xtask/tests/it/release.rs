@@ -557,6 +557,25 @@ fn ctrl_c_stops_the_build_and_the_interrupted_step_counts_as_not_done() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
+    // While it runs: --status says so, and a second release does not start.
+    let running = fakes.run(&tree, &["release", "--status"]);
+    running.assert_code(0);
+    assert!(
+        running
+            .stdout
+            .contains(&format!("[running (pid {})] ", child.id())),
+        "{}",
+        running.stdout
+    );
+    fakes
+        .run(&tree, &["release", "--resume", "--yes"])
+        .assert_refused(
+            "release --resume while the release runs",
+            &[
+                "another xtask command is running on this checkout: ",
+                "release 3.0.2 --yes` (pid ",
+            ],
+        );
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -565,10 +584,11 @@ fn ctrl_c_stops_the_build_and_the_interrupted_step_counts_as_not_done() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "{}",
+        Some(130),
+        "128+SIGINT: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(count(&fakes.calls(), "packer build"), 1, "no second build");
     assert!(!fakes.state().join("glance/mobiledgex-v3.0.2.json").exists());
     let states = steps(&tree);
     assert_eq!(
