@@ -495,7 +495,7 @@ fn every_signal_during_build_image_stops_packer_s_whole_group_and_leaves_no_secr
         let mut fakes = common::Fakes::new();
         fakes.set("XTASK_FAKE_PACKER_BUILD_SECONDS", "300");
         let before = common::monorepo_files(&tree);
-        let args = xtask_args(&tree, &["build-image", "--yes"]);
+        let args = xtask_args(&tree, &["build-image", "--allow-unpublished", "--yes"]);
         let child = Command::new(&args[0])
             .args(&args[1..])
             .envs(fakes.env())
@@ -529,7 +529,7 @@ fn every_signal_during_build_image_stops_packer_s_whole_group_and_leaves_no_secr
                 "a bump during build-image",
                 &[
                     "another xtask command is running on this checkout: `xtask -C ",
-                    "build-image --yes` (pid ",
+                    "build-image --allow-unpublished --yes` (pid ",
                     &format!("kill {}", child.id()),
                 ],
             );
