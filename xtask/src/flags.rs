@@ -352,6 +352,20 @@ pub struct ChefPush {
     /// Push without typing the group name.
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Show the guards' verdicts, the change against the group and the
+    /// command; push nothing (exit 0 only when a real run would push).
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+
+    /// Push although HEAD is on no remote branch.
+    #[arg(long)]
+    pub allow_unpushed: bool,
+
+    /// Artifactory base URL where the package and the base image are looked
+    /// for (also ARTIFACTORY_URL): `<URL>/packages/pool`, `<URL>/baseimages`.
+    #[arg(long, value_name = "URL", env = "ARTIFACTORY_URL")]
+    pub artifactory: Option<String>,
 }
 
 /// Which tools and credentials each step needs, found or not, with the fix.
