@@ -136,6 +136,16 @@ pub struct BumpBaseImage {
     #[arg(long)]
     pub allow_downgrade: bool,
 
+    /// Commit the bump's edits (only those files) once `check --staged`
+    /// passes, as `<ticket> Base image <VERSION>`; with chef edits the commit
+    /// waits for the lock (`cargo xtask chef-policy`).
+    #[arg(long)]
+    pub commit: bool,
+
+    /// Ticket id that starts the commit message, e.g. EDGECLOUD-6295.
+    #[arg(long, value_name = "ID", requires = "commit")]
+    pub ticket: Option<String>,
+
     #[command(flatten)]
     pub confirm: Confirm,
 }
