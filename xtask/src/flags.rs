@@ -380,7 +380,12 @@ pub struct ChefPush {
 
 /// Which tools and credentials each step needs, found or not, with the fix.
 #[derive(Debug, Args)]
-pub struct Doctor {}
+pub struct Doctor {
+    /// Machine-readable: {"groups": [{"steps", "needs": [{"what", "status",
+    /// "detail", "path"}]}], "missing": [...]}; status is found, missing or a note word.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Install the git pre-commit hook that runs `check --staged`.
 #[derive(Debug, Args)]
