@@ -384,3 +384,49 @@ fn without_artifactory_url_the_image_is_looked_for_where_cloudlets_download_it()
         [DEB, "/cloudlet-images/mobiledgex-v3.0.1.qcow2"]
     );
 }
+
+/// On a terminal the group name is typed back (util-linux `script` gives the
+/// pseudo-terminal; what is piped to it is what the user types).
+#[test]
+fn on_a_terminal_the_group_name_is_typed_back() {
+    let setup = Setup::new(Layout::A, &[DEB, IMAGE]);
+    let typed = |answer: &str| {
+        let mut command = std::process::Command::new(common::which("script"));
+        command
+            .args(["-qec"])
+            .arg(format!(
+                "'{}' -C '{}' --color never chef-push --group stage",
+                env!("CARGO_BIN_EXE_xtask"),
+                setup.tree.root().display()
+            ))
+            .arg("/dev/null")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        for (key, value) in setup.fakes.env() {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = typed("main");
+    assert!(
+        shown.contains("Type the policy group name (stage) to push:"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("`main` is not `stage`: nothing was pushed."),
+        "{shown}"
+    );
+    assert_eq!(setup.pushed("stage"), None);
+    let shown = typed("stage");
+    assert!(shown.contains("pushed to policy group stage"), "{shown}");
+    assert!(setup.pushed("stage").is_some());
+}
