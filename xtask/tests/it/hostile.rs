@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::apt::tree_with_snapshot;
-use common::artifactory::artifactory;
+use common::artifactory::stateful_artifactory;
 use common::http::base64;
 use common::{skip_or_fail, Fakes, Layout, Run, TempDir, Tree, FAKE_SECRETS};
 
@@ -141,7 +141,8 @@ fn secrets_reach_only_the_var_file_and_curls_standard_input() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
     let mut fakes = Fakes::new();
     fakes.seed_rendition_cookbooks();
-    let server = artifactory(404, None);
+    // Keeps the .deb the release publishes: the image build then finds it.
+    let server = stateful_artifactory(&[]);
     let work = TempDir::new("hostile-secrets");
     let tmp = work.path().join("tmp");
     let proc_dumps = work.path().join("proc");
