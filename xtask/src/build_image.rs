@@ -59,6 +59,10 @@ pub struct ImageOptions {
     /// Where to ask for the .deb (`--artifactory`, ARTIFACTORY_URL; None: as
     /// build-package --publish decides).
     pub artifactory: Option<String>,
+    /// The caller (release's preflight) judged the uncommitted changes and
+    /// the .deb itself: allow_dirty and allow_unpublished are its decision,
+    /// not flags the user passed, so nothing is said about them.
+    pub judged_by_caller: bool,
 }
 
 impl ImageOptions {
@@ -157,7 +161,7 @@ impl flags::BuildImage {
         let inventory = sites::load(&WorkTree {
             root: ctx.root.clone(),
         })?;
-        let options = self.options(&inventory)?;
+        let options = self.options(ctx, &inventory)?;
         ctx.require_answerable(self.confirm)?;
         let runner = Runner::for_root(&ctx.root)?;
         let mode = if self.confirm.dry_run {
@@ -187,7 +191,7 @@ impl flags::BuildImage {
 
     /// The tag (default: the Makefile's VERSION) must be the package version:
     /// the image is named after the package it carries.
-    fn options(&self, inventory: &Inventory) -> Result<ImageOptions> {
+    fn options(&self, ctx: &Context, inventory: &Inventory) -> Result<ImageOptions> {
         let package = &inventory.package_version;
         let version = match &self.tag {
             Some(tag) => Semver::parse_user(tag)
@@ -210,11 +214,17 @@ impl flags::BuildImage {
                 .or_else(|_| std::env::var("LOGNAME"))
                 .unwrap_or_default(),
         };
-        if user.trim().is_empty() {
+        let user = if !user.trim().is_empty() {
+            user
+        } else if self.confirm.dry_run {
+            // A dry run only shows the plan: a placeholder will do.
+            ctx.warn("no Artifactory user: a real build needs --user <USER> (default: $USER, which is not set)");
+            NO_USER.to_string()
+        } else {
             return Err(bad!(
                 "no Artifactory user: pass --user <USER> (default: $USER, which is not set)"
             ));
-        }
+        };
         Ok(ImageOptions {
             platforms: Platform::selection(&self.platforms, self.all_platforms),
             version,
@@ -223,9 +233,13 @@ impl flags::BuildImage {
             allow_dirty: self.allow_dirty,
             allow_unpublished: self.allow_unpublished,
             artifactory: self.artifactory.clone(),
+            judged_by_caller: false,
         })
     }
 }
+
+/// The user a dry run shows when none is given and $USER is not set.
+pub const NO_USER: &str = "<USER>";
 
 /// Whether the preflight may talk to the cloud and vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +296,22 @@ pub fn preflight(
     match mode {
         // curl reads the APT snapshot's package index for the pins' preflight.
         Mode::Build => runner.require_tools(&["packer", "openstack", "vault", "curl"])?,
-        Mode::DryRun => runner.require_tools(&["packer", "openstack", "vault"])?,
+        // A dry run runs only `packer validate -syntax-only`.
+        Mode::DryRun => {
+            runner.require_tools(&["packer"])?;
+            let missing: Vec<&str> = ["openstack", "vault"]
+                .into_iter()
+                .filter(|tool| Runner::which(tool).is_none())
+                .collect();
+            if !missing.is_empty() {
+                ctx.warn(format!(
+                    "not on PATH: {}; a real build needs {} (cargo xtask doctor says how to get {})",
+                    missing.join(", "),
+                    if missing.len() == 1 { "it" } else { "them" },
+                    if missing.len() == 1 { "it" } else { "them" }
+                ));
+            }
+        }
     }
     let settings = BuildSettings::read(ctx)?;
     let apikey = match mode {
@@ -733,6 +762,9 @@ impl Described {
 /// and a .deb of its version in Artifactory (unless --allow-unpublished; a
 /// dry run does not ask the network).
 fn provenance(ctx: &Context, runner: &Runner, options: &ImageOptions, mode: Mode) -> Result<()> {
+    if options.judged_by_caller {
+        return Ok(());
+    }
     let dirty = crate::git::modified_tracked(runner, &ctx.root)?;
     if !dirty.is_empty() {
         let list = dirty.join(", ");

@@ -166,6 +166,71 @@ pub fn deb_presence(
     Ok((target.presence(&outcome)?, target.url()))
 }
 
+/// Whether Artifactory has the .deb of `version` (which need not be the
+/// tree's: chef-push asks for the version the policy installs), where
+/// `--publish` would put it. Needs only curl: no package build tools.
+pub fn deb_presence_of(
+    ctx: &Context,
+    runner: &Runner,
+    artifactory: Option<&str>,
+    version: &str,
+) -> Result<(Presence, String)> {
+    let given = artifactory
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| artifactory::base_url(Some(url)))
+        .transpose()?;
+    let package = Package {
+        version: version.to_string(),
+        ..read_package(ctx)?
+    };
+    let script = Script::read(ctx, &package)?;
+    let (pool, _) = destination(given.as_deref(), &script)?;
+    let target = Target {
+        pool,
+        file_name: upload_name(&package, &script.arch),
+        distribution: package.distribution.clone(),
+        component: package.component.clone(),
+        architecture: script.arch.clone(),
+    };
+    let credentials = artifactory::stored()?.credentials;
+    let outcome = runner.capture(&target.exists_step(credentials.as_ref()))?;
+    if !outcome.ok {
+        anyhow::bail!(
+            "cannot ask Artifactory whether {} is there: {}",
+            target.url(),
+            outcome.output.trim()
+        );
+    }
+    Ok((target.presence(&outcome)?, target.url()))
+}
+
+/// The pool folder the .deb goes to, and where that came from: `--artifactory`
+/// (or ARTIFACTORY_URL), build.sh's ARTIFACTORY_PATH, its ARTIFACTORY and
+/// ARTIFACTORY_REPO, else the default.
+fn destination(given: Option<&str>, script: &Script) -> Result<(String, String)> {
+    Ok(
+        match (given, &script.artifactory_path, &script.artifactory_pool) {
+            (Some(base), _, _) => (
+                artifactory::pool_of(base),
+                "--artifactory (or ARTIFACTORY_URL)".to_string(),
+            ),
+            (None, Some((path, line)), _) => {
+                let what = format!("ARTIFACTORY_PATH in {BUILD_SH}:{line}");
+                (artifactory::checked_url(path, &what)?, what)
+            }
+            (None, None, Some(pool)) => (
+                artifactory::checked_url(pool, &format!("ARTIFACTORY in {BUILD_SH}"))?,
+                format!("ARTIFACTORY and ARTIFACTORY_REPO in {BUILD_SH}"),
+            ),
+            (None, None, None) => (
+                artifactory::pool_of(artifactory::DEFAULT_URL),
+                "the default".to_string(),
+            ),
+        },
+    )
+}
+
 /// A runner for the monorepo, as loud as the context.
 pub fn runner(ctx: &Context) -> Result<Runner> {
     let mut runner = Runner::for_root(&ctx.root)?;
@@ -300,25 +365,7 @@ impl Build {
                 ));
             }
         }
-        let (pool, target_source) =
-            match (&given, &script.artifactory_path, &script.artifactory_pool) {
-                (Some(base), _, _) => (
-                    artifactory::pool_of(base),
-                    "--artifactory (or ARTIFACTORY_URL)".to_string(),
-                ),
-                (None, Some((path, line)), _) => {
-                    let what = format!("ARTIFACTORY_PATH in {BUILD_SH}:{line}");
-                    (artifactory::checked_url(path, &what)?, what)
-                }
-                (None, None, Some(pool)) => (
-                    artifactory::checked_url(pool, &format!("ARTIFACTORY in {BUILD_SH}"))?,
-                    format!("ARTIFACTORY and ARTIFACTORY_REPO in {BUILD_SH}"),
-                ),
-                (None, None, None) => (
-                    artifactory::pool_of(artifactory::DEFAULT_URL),
-                    "the default".to_string(),
-                ),
-            };
+        let (pool, target_source) = destination(given.as_deref(), &script)?;
         let target = options.publish.then(|| Target {
             pool,
             file_name: upload_name(&package, &script.arch),

@@ -47,13 +47,68 @@ impl flags::BumpBaseImage {
         let findings = rules::evaluate(&after, None);
 
         let old = inventory.package_version.value.clone();
+        let edited = changes.paths();
+        if self.commit && !self.confirm.dry_run {
+            git::require_repository(&runner, &ctx.root, "--commit")?;
+        }
         let wrote = changes.preview_and_apply(ctx, self.confirm, "Write these changes?")?;
         print_aftermath(ctx, &findings, wrote);
         if wrote {
             print_mentions_of_old(ctx, &old, &version.to_string())?;
+        }
+        if self.commit && (wrote || self.confirm.dry_run) {
+            self.commit_edits(ctx, &runner, &findings, &edited, version, wrote)?;
+        }
+        if wrote {
             ctx.say("next: cargo xtask build-package --publish, then cargo xtask build-image --all-platforms");
         }
         Ok(())
+    }
+
+    /// --commit: the bump's own files, once `check --staged` passes. Stale
+    /// locks (the bump moved chef) fail it by design: then the commit waits
+    /// for `chef-policy`, and the edits stay as they are.
+    fn commit_edits(
+        &self,
+        ctx: &Context,
+        runner: &Runner,
+        findings: &[Finding],
+        edited: &[String],
+        version: Semver,
+        wrote: bool,
+    ) -> Result<()> {
+        let version = version.to_string();
+        let message = crate::commit::message(&version, self.ticket.as_deref());
+        let stale: Vec<String> = findings
+            .iter()
+            .filter(|f| f.rule == rules::POLICY_LOCK && f.severity == Severity::Error)
+            .flat_map(|f| f.locations.iter().map(|l| l.path.clone()))
+            .filter(|path| path.ends_with(".lock.json"))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !stale.is_empty() {
+            let verb = if wrote {
+                "was not committed"
+            } else {
+                "would not be committed"
+            };
+            ctx.warn(format!(
+                "the bump {verb}: it leaves {} stale, and `check --staged` (the pre-commit hook) refuses a stale lock. The commit waits for the lock: run `cargo xtask chef-policy` (it uploads the cookbook and regenerates the lock), then commit with `git commit -m {}` (or let `cargo xtask release` commit){}",
+                stale.join(", "),
+                crate::runner::quote(&message),
+                if wrote { "; the edits are in place" } else { "" }
+            ));
+            return Ok(());
+        }
+        if !wrote {
+            ctx.say(format!(
+                "would commit {} file(s) once `check --staged` passes: {message}",
+                edited.len()
+            ));
+            return Ok(());
+        }
+        crate::commit::commit_bump(ctx, runner, edited, &version, self.ticket.as_deref())
     }
 
     fn edits(&self, version: Semver) -> Edits {

@@ -105,10 +105,16 @@ impl flags::ChefPolicy {
         }
         if self.offline {
             report_blocking(ctx, &work.blocking, Severity::Warning);
+            let remaining = left_to_run(ctx, &work);
+            if self.confirm.dry_run {
+                ctx.say(format!(
+                    "After these edits, {}",
+                    remaining.replacen('L', "l", 1)
+                ));
+            }
             if !ctx.confirm(self.confirm, "Write these changes?")? {
                 return Ok(());
             }
-            let remaining = left_to_run(ctx, &work);
             write(ctx, work.changes)?;
             ctx.say(remaining);
             return Ok(());

@@ -37,6 +37,32 @@ impl flags::Deps {
     }
 }
 
+/// Whether the APT repository `repo` (a snapshot URL such as chef's
+/// `https://apt.mobiledgex.net/cirrus/2021-02-01`) lists `package` at
+/// `version` in its bionic/main/amd64 index; and the index read.
+pub fn snapshot_lists(
+    ctx: &Context,
+    runner: &crate::runner::Runner,
+    repo: &str,
+    package: &str,
+    version: &str,
+) -> Result<(bool, String)> {
+    let url = snapshot_index::Url::parse(repo).map_err(|why| {
+        anyhow::anyhow!(
+            "APT repository `{}`: {why}",
+            snapshot_index::redact_userinfo(repo)
+        )
+    })?;
+    let location = snapshot_index::Location::Repository(url.join("dists/bionic/main/binary-amd64"));
+    let snapshot = snapshot_index::read(ctx, runner, &location)?;
+    let listed = snapshot
+        .index
+        .versions(package)
+        .iter()
+        .any(|v| v == version);
+    Ok((listed, snapshot.source))
+}
+
 pub fn load(ctx: &Context) -> Result<Inventory> {
     sites::load(&WorkTree {
         root: ctx.root.clone(),

@@ -22,16 +22,24 @@ impl flags::Doctor {
     pub fn run(self, ctx: &Context) -> Result<()> {
         let runner = Runner::for_root(&ctx.root)?;
         let groups = examine(ctx, &runner);
-        print!(
-            "{}",
-            render(&groups, &ctx.paint, ctx.verbosity >= Verbosity::Verbose)
-        );
         let mut missing: Vec<&str> = Vec::new();
         for need in groups.iter().flat_map(|group| &group.needs) {
             if matches!(need.status, Status::Missing(_)) && !missing.contains(&need.what.as_str()) {
                 missing.push(&need.what);
             }
         }
+        if self.json {
+            println!("{:#}", to_json(&groups, &missing));
+            return if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(AlreadyReported.into())
+            };
+        }
+        print!(
+            "{}",
+            render(&groups, &ctx.paint, ctx.verbosity >= Verbosity::Verbose)
+        );
         if missing.is_empty() {
             ctx.say(format!(
                 "{} every step has what it needs",
@@ -325,6 +333,35 @@ fn chef_credentials(root: &Path) -> Need {
             None,
         ),
     }
+}
+
+/// `{"groups": [{"steps", "needs": [{"what", "status", "detail", "path"}]}],
+/// "missing": [what…]}`; status is `found`, `missing`, or the note's word.
+fn to_json(groups: &[Group], missing: &[&str]) -> serde_json::Value {
+    let groups: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|group| {
+            let needs: Vec<serde_json::Value> = group
+                .needs
+                .iter()
+                .map(|need| {
+                    let (status, detail) = match &need.status {
+                        Status::Found(detail) => ("found", detail.as_str()),
+                        Status::Missing(fix) => ("missing", fix.as_str()),
+                        Status::Note(word, detail) => (*word, detail.as_str()),
+                    };
+                    serde_json::json!({
+                        "what": need.what,
+                        "status": status,
+                        "detail": detail,
+                        "path": need.path.as_ref().map(|p| p.display().to_string()),
+                    })
+                })
+                .collect();
+            serde_json::json!({ "steps": group.steps, "needs": needs })
+        })
+        .collect();
+    serde_json::json!({ "groups": groups, "missing": missing })
 }
 
 /// A table per group: what, status, detail; the columns line up across groups.

@@ -137,6 +137,16 @@ pub struct BumpBaseImage {
     #[arg(long)]
     pub allow_downgrade: bool,
 
+    /// Commit the bump's edits (only those files) once `check --staged`
+    /// passes, as `<ticket> Base image <VERSION>`; with chef edits the commit
+    /// waits for the lock (`cargo xtask chef-policy`).
+    #[arg(long)]
+    pub commit: bool,
+
+    /// Ticket id that starts the commit message, e.g. EDGECLOUD-6295.
+    #[arg(long, value_name = "ID", requires = "commit")]
+    pub ticket: Option<String>,
+
     #[command(flatten)]
     pub confirm: Confirm,
 }
@@ -353,6 +363,20 @@ pub struct ChefPush {
     /// Push without typing the group name.
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Show the guards' verdicts, the change against the group and the
+    /// command; push nothing (exit 0 only when a real run would push).
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+
+    /// Push although HEAD is on no remote branch.
+    #[arg(long)]
+    pub allow_unpushed: bool,
+
+    /// Artifactory base URL where the package and the base image are looked
+    /// for (also ARTIFACTORY_URL): `<URL>/packages/pool`, `<URL>/baseimages`.
+    #[arg(long, value_name = "URL", env = "ARTIFACTORY_URL")]
+    pub artifactory: Option<String>,
 }
 
 /// The base image from glance to Artifactory: download, verify, compress, upload, verify.
@@ -388,7 +412,12 @@ pub struct PublishImage {
 
 /// Which tools and credentials each step needs, found or not, with the fix.
 #[derive(Debug, Args)]
-pub struct Doctor {}
+pub struct Doctor {
+    /// Machine-readable: {"groups": [{"steps", "needs": [{"what", "status",
+    /// "detail", "path"}]}], "missing": [...]}; status is found, missing or a note word.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Install the git pre-commit hook that runs `check --staged`.
 #[derive(Debug, Args)]

@@ -103,9 +103,15 @@ impl flags::Release {
             Some(user) => user.clone(),
             None => std::env::var("USER").unwrap_or_default(),
         };
-        if user.trim().is_empty() {
+        let user = if !user.trim().is_empty() {
+            user
+        } else if self.confirm.dry_run {
+            // A dry run only shows the plan.
+            ctx.warn("no Artifactory user for the image build: a real release needs --user <USER> (default: $USER, which is not set)");
+            build_image::NO_USER.to_string()
+        } else {
             return Err(bad!("no Artifactory user for the image build: pass --user <USER> (default: $USER, which is not set)"));
-        }
+        };
         let inventory = load_inventory(ctx)?;
         // Every site already at VERSION (a release started over): the bump has
         // nothing left to do, which is not a downgrade.
@@ -422,6 +428,7 @@ fn image_options(release: &Release, platforms: Vec<Platform>) -> ImageOptions {
         allow_dirty: !release.commit,
         allow_unpublished: false,
         artifactory: release.artifactory.clone(),
+        judged_by_caller: false,
     }
 }
 
@@ -516,9 +523,11 @@ fn preflight(ctx: &Context, runner: &Runner, release: &Release) -> Result<()> {
     }
     let inventory = load_inventory(ctx)?;
     let mut options = image_options(release, release.platforms.clone());
-    // Published by the next step, asked above; the tree was judged above.
+    // Published by the next step, asked above; the tree was judged above:
+    // no "(--allow-dirty)" warning about flags the user never passed.
     options.allow_unpublished = true;
     options.allow_dirty = true;
+    options.judged_by_caller = true;
     let prepared = build_image::preflight(ctx, runner, &inventory, &options, Mode::Build)?;
     drop(prepared);
     ctx.say(format!(

@@ -51,6 +51,19 @@ const DRAIN: Duration = Duration::from_secs(2);
 const GRACE: Duration = Duration::from_secs(60);
 /// With `-q`, how much of a failed step's output is shown.
 const QUIET_TAIL_LINES: usize = 20;
+/// A step whose tool prints nothing for this long gets a line saying it
+/// still runs (packer is quiet for minutes while the cloud works).
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// For tests: the heartbeat interval in seconds instead of 30.
+const HEARTBEAT_ENV: &str = "XTASK_HEARTBEAT_SECS";
+
+fn heartbeat_interval() -> Duration {
+    std::env::var(HEARTBEAT_ENV)
+        .ok()
+        .and_then(|secs| secs.trim().parse::<u64>().ok())
+        .filter(|secs| *secs > 0)
+        .map_or(HEARTBEAT, Duration::from_secs)
+}
 
 pub struct Runner {
     sh: Shell,
@@ -491,15 +504,33 @@ impl Runner {
         let mut exited: Option<(ExitStatus, Instant)> = None;
         let mut stopping: Option<Stopping> = None;
         let mut interrupted = false;
+        // Only a step whose output is shown says it is still running.
+        let heartbeat = (sinks.announce && sinks.echo).then(heartbeat_interval);
+        let (mut last_output, mut last_beat) = (started, started);
         let status = loop {
             if streams_open {
                 match lines.recv_timeout(POLL) {
-                    Ok((stream, bytes)) => take(stream, &bytes),
+                    Ok((stream, bytes)) => {
+                        take(stream, &bytes);
+                        last_output = Instant::now();
+                    }
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => streams_open = false,
                 }
             } else if exited.is_none() {
                 thread::sleep(POLL);
+            }
+            if let Some(every) = heartbeat {
+                let quiet = last_output.max(last_beat);
+                if exited.is_none() && stopping.is_none() && quiet.elapsed() >= every {
+                    self.say(&format!(
+                        "  … `{}` still running: {} so far, no output for {}",
+                        step.program(),
+                        logfile::elapsed(started.elapsed()),
+                        logfile::elapsed(last_output.elapsed())
+                    ));
+                    last_beat = Instant::now();
+                }
             }
             if exited.is_none() {
                 match child.try_wait() {

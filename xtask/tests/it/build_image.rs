@@ -533,3 +533,58 @@ fn ignore_checksum_says_it_changes_nothing_where_images_are_per_platform() {
     assert!(run.stdout.contains("Plan (3 steps):"), "{}", run.stdout);
     assert!(!run.stdout.contains("one common image"), "{}", run.stdout);
 }
+
+#[test]
+fn a_quiet_build_says_it_is_still_running() {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let mut fakes = fakes();
+    // packer prints nothing for 3 seconds; the heartbeat comes every second.
+    fakes.set("XTASK_FAKE_PACKER_BUILD_SECONDS", "3");
+    fakes.set("XTASK_HEARTBEAT_SECS", "1");
+    let run = fakes.run(&tree, &["build-image", "--yes"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("  … `packer` still running: "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(" so far, no output for "),
+        "{}",
+        run.stdout
+    );
+    // The heartbeat is the xtask's line, not the tool's: not in the log.
+    let logs = tree.path("target/xtask/logs");
+    for entry in std::fs::read_dir(logs).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains("still running"), "{text}");
+    }
+    // -q: no progress lines, no heartbeat.
+    let run = fakes.run(&tree, &["-q", "build-image", "--yes"]);
+    assert!(!run.stdout.contains("still running"), "{}", run.stdout);
+}
+
+#[test]
+fn a_dry_run_needs_no_user_credentials_or_cloud_tools() {
+    let tree = Tree::with_git(Layout::A);
+    let mut fakes = fakes();
+    for var in ["USER", "LOGNAME", "OS_AUTH_URL", "OS_CLOUD", "VAULT_TOKEN"] {
+        fakes.set(var, "");
+    }
+    let run = fakes.run(&tree, &["build-image", "--dry-run"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("a real build needs --user <USER>"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("ARTIFACTORY_USER=<USER>"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        fakes.calls(),
+        ["packer validate -syntax-only packer_template.mobiledgex.json"]
+    );
+}

@@ -839,3 +839,134 @@ fn a_root_inside_a_larger_repository() {
         "bumped once since HEAD:\n{metadata}"
     );
 }
+
+/// Who commits when the bump commits.
+const COMMITTER: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "Tester"),
+    ("GIT_AUTHOR_EMAIL", "tester@example.com"),
+    ("GIT_COMMITTER_NAME", "Tester"),
+    ("GIT_COMMITTER_EMAIL", "tester@example.com"),
+];
+
+fn git_text(tree: &Tree, args: &[&str]) -> String {
+    String::from_utf8_lossy(&tree.git(args).stdout)
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn commit_records_only_the_bumps_edits_with_the_humans_message() {
+    let tree = Tree::with_git(Layout::A);
+    // Someone else's uncommitted work, in a file the bump does not edit.
+    let cache = "openstack-tenant/packer/docker-image-cache.txt";
+    let text = tree.read(cache);
+    tree.write(cache, &format!("{text}# mine\n"));
+    let run = tree.xtask_env(
+        &[
+            "bump-base-image",
+            "3.0.2",
+            "--no-chef",
+            "--commit",
+            "--ticket",
+            "EDGECLOUD-6295",
+            "--yes",
+        ],
+        &COMMITTER,
+    );
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .contains("committed: EDGECLOUD-6295 Base image 3.0.2"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        git_text(&tree, &["log", "-1", "--format=%s"]),
+        "EDGECLOUD-6295 Base image 3.0.2"
+    );
+    assert_eq!(
+        git_text(&tree, &["show", "--name-only", "--format=", "HEAD"]),
+        [MAKEFILE, PACKAGE_VERSION_GO, PROPS_GO].join("\n")
+    );
+    // Only the other file is left uncommitted.
+    assert_eq!(
+        git_text(&tree, &["status", "--porcelain", "--untracked-files=no"]),
+        "M openstack-tenant/packer/docker-image-cache.txt"
+    );
+}
+
+#[test]
+fn with_chef_edits_the_commit_waits_for_the_lock() {
+    for layout in [Layout::A, Layout::B] {
+        let tree = Tree::with_git(layout);
+        let head = common::head_of(&tree);
+        let run = tree.xtask_env(
+            &["bump-base-image", "3.0.2", "--commit", "--yes"],
+            &COMMITTER,
+        );
+        run.assert_code(0);
+        for said in [
+            "the bump was not committed: it leaves chef/policyfiles/base.lock.json",
+            "The commit waits for the lock: run `cargo xtask chef-policy`",
+            "git commit -m 'Base image 3.0.2'",
+            "the edits are in place",
+        ] {
+            assert!(run.stderr.contains(said), "{said}:\n{}", run.stderr);
+        }
+        assert_eq!(common::head_of(&tree), head, "nothing committed");
+        assert!(tree.read(MAKEFILE).contains("VERSION = 3.0.2"));
+        assert_eq!(
+            git_text(&tree, &["diff", "--cached", "--name-only"]),
+            "",
+            "nothing staged"
+        );
+    }
+}
+
+#[test]
+fn the_commit_goes_through_the_pre_commit_hook() {
+    let tree = Tree::with_git(Layout::A);
+    let head = common::head_of(&tree);
+    let hooks = tree.path(".git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    common::write_executable(
+        &hooks.join("pre-commit"),
+        b"#!/bin/sh\necho 'hook: not today' >&2\nexit 1\n",
+    );
+    let run = tree.xtask_env(
+        &["bump-base-image", "3.0.2", "--no-chef", "--commit", "--yes"],
+        &COMMITTER,
+    );
+    run.assert_code(1);
+    assert!(run.all().contains("hook: not today"), "{}", run.all());
+    assert!(run.stderr.contains("git commit refused"), "{}", run.stderr);
+    assert_eq!(common::head_of(&tree), head);
+    assert!(
+        tree.read(MAKEFILE).contains("VERSION = 3.0.2"),
+        "edits stay"
+    );
+}
+
+#[test]
+fn commit_in_a_dry_run_says_what_it_would_do_and_ticket_needs_commit() {
+    let tree = Tree::with_git(Layout::A);
+    let before = tree.snapshot();
+    let run = tree.xtask(&[
+        "bump-base-image",
+        "3.0.2",
+        "--no-chef",
+        "--commit",
+        "--dry-run",
+    ]);
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .contains("would commit 3 file(s) once `check --staged` passes: Base image 3.0.2"),
+        "{}",
+        run.stdout
+    );
+    let run = tree.xtask(&["bump-base-image", "3.0.2", "--ticket", "X-1", "--dry-run"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("--commit"), "{}", run.stderr);
+    assert_unchanged(&tree, &before, "dry runs");
+}

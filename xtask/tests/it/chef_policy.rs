@@ -419,6 +419,20 @@ fn without_yes_it_previews_or_refuses() {
     let run = fakes.run(&tree, &["chef-policy", "--offline", "--dry-run"]);
     run.assert_code(0);
     assert!(run.stdout.contains("dry run"), "{}", run.stdout);
+    // The commands the edits would leave, as a real --offline prints them.
+    assert!(
+        run.stdout
+            .contains("After these edits, left to run, from chef/:"),
+        "{}",
+        run.stdout
+    );
+    for command in [
+        "knife cookbook show upgrade_mobiledgex_package    # must not list 1.0.15 yet",
+        "rm policyfiles/base.lock.json",
+        "chef install policyfiles/base.rb",
+    ] {
+        assert!(run.stdout.contains(command), "{command}:\n{}", run.stdout);
+    }
 
     assert_eq!(fakes.calls(), Vec::<String>::new());
     assert_eq!(tree.snapshot(), before);

@@ -107,6 +107,53 @@ fn missing_tools_and_credentials_are_named_with_their_fix() {
         ]
     );
     assert!(out.stderr.contains("missing: dpkg-deb, packer, openstack, vault, vault token, OpenStack credentials, knife, chef, chef server credentials, gzip, xz"), "{}", out.stderr);
+
+    // The same verdicts as JSON, and the same exit status.
+    let out = tree.xtask_env(&["doctor", "--json"], &env);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(
+        json["missing"],
+        serde_json::json!([
+            "dpkg-deb",
+            "packer",
+            "openstack",
+            "vault",
+            "vault token",
+            "OpenStack credentials",
+            "knife",
+            "chef",
+            "chef server credentials",
+            "gzip",
+            "xz"
+        ])
+    );
+    let steps: Vec<&str> = json["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["steps"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, headers);
+    let need = |what: &str| {
+        json["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["needs"].as_array().unwrap())
+            .find(|n| n["what"] == what)
+            .unwrap_or_else(|| panic!("{what} in {json}"))
+            .clone()
+    };
+    assert_eq!(need("git")["status"], "found");
+    assert!(need("git")["path"].as_str().unwrap().ends_with("/git"));
+    assert_eq!(need("dpkg-deb")["status"], "missing");
+    assert_eq!(need("dpkg-deb")["path"], serde_json::Value::Null);
+    assert!(need("dpkg-deb")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("brew install dpkg"));
+    assert_eq!(need("Artifactory credentials")["status"], "ask");
     assert_eq!(tree.snapshot(), before, "doctor writes nothing");
 }
 

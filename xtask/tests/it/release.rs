@@ -131,6 +131,10 @@ fn a_whole_release_runs_every_step_once_in_order_and_never_pushes() {
     for file in ["vmlayer/props.go", "chef/policyfiles/base.lock.json"] {
         assert!(log.contains(file), "{file}: {log}");
     }
+    // The image build's preflight ran as a check of the release's own
+    // edits: no warning about flags the user never passed.
+    assert!(!run.all().contains("--allow-dirty"), "{}", run.all());
+    assert!(!run.all().contains("--allow-unpublished"), "{}", run.all());
     let dirty = tree.git(&["status", "--porcelain", "--untracked-files=no"]);
     assert!(
         dirty.stdout.is_empty(),
@@ -633,6 +637,21 @@ fn the_plan_is_shown_first_and_nothing_runs_without_confirmation() {
     ] {
         assert!(dry.stdout.contains(line), "{line}\n{}", dry.stdout);
     }
+    // A dry run needs no user: it shows a placeholder and says what a real run needs.
+    let mut no_user = fakes_env(&fakes);
+    no_user.retain(|(k, _)| k != "USER");
+    no_user.extend([
+        ("USER".to_string(), String::new()),
+        ("LOGNAME".to_string(), String::new()),
+    ]);
+    let dry = tree.xtask_env(&["release", "3.0.2", "--dry-run"], &no_user);
+    dry.assert_code(0);
+    assert!(
+        dry.stderr.contains("a real release needs --user <USER>"),
+        "{}",
+        dry.stderr
+    );
+
     let refused = fakes.run(&tree, &["release", "3.0.2"]);
     refused.assert_code(2);
     assert!(

@@ -174,3 +174,51 @@ fn chef_policy_after_the_bump_regenerates_the_lock() {
     run.assert_code(0);
     assert!(!run.stdout.contains("[policy-lock]"), "{}", run.stdout);
 }
+
+#[test]
+fn bump_commit_on_the_real_tree() {
+    let Some(tree) = Tree::real() else { return };
+    let fakes = Fakes::new();
+    let head = crate::common::head_of(&tree);
+    // Chef moves too: base.lock.json is stale, so the commit waits for it.
+    let run = tree.xtask_env(
+        &[
+            "bump-base-image",
+            "4.10.1",
+            "--commit",
+            "--ticket",
+            "EDGECLOUD-6295",
+            "--yes",
+        ],
+        &fakes.env(),
+    );
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("The commit waits for the lock: run `cargo xtask chef-policy`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(crate::common::head_of(&tree), head);
+
+    // Without chef, the three version sites pass `check --staged` and commit.
+    let tree = Tree::real().unwrap();
+    let run = tree.xtask_env(
+        &[
+            "bump-base-image",
+            "4.10.1",
+            "--no-chef",
+            "--commit",
+            "--ticket",
+            "EDGECLOUD-6295",
+            "--yes",
+        ],
+        &fakes.env(),
+    );
+    run.assert_code(0);
+    let show = tree.git(&["show", "--name-only", "--format=%s", "HEAD"]);
+    assert_eq!(
+        String::from_utf8_lossy(&show.stdout).trim(),
+        "EDGECLOUD-6295 Base image 4.10.1\n\nopenstack-tenant/packages/mobiledgex/Makefile\nversion/package-version.go\nvmlayer/props.go"
+    );
+}
