@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo bench -p xtask --bench check`. Target: under 10 ms each, and the
 //! padded tree within 1.3x of the bare one.
+#![allow(clippy::disallowed_methods)] // tests and benchmarks arrange their own trees and run the built binary
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;

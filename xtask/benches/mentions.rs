@@ -11,6 +11,7 @@
 //! intended difference (the xtask counts a leading `v`, `rg -w` does not).
 //! Corpus files never put a `.` right next to the version (the other
 //! difference, `3.0.1.2`), nor are hidden (ripgrep skips those).
+#![allow(clippy::disallowed_methods)] // tests and benchmarks arrange their own trees and run the built binary
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;

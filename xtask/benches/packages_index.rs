@@ -3,6 +3,7 @@
 //!
 //! The xtask is a binary crate, so the modules are included by path; run
 //! with `cargo bench --bench packages_index`.
+#![allow(clippy::disallowed_methods)] // tests and benchmarks arrange their own trees and run the built binary
 
 #[allow(dead_code, unused_imports)] // only `parse` is used; tests are not run here
 #[path = "../src/debian/packages_index.rs"]

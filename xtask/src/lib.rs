@@ -151,4 +151,3 @@ fn prepare(ctx: &context::Context, cmd: &Cmd) -> anyhow::Result<Option<lock::Wri
     }
     Ok(None)
 }
-

@@ -7,6 +7,7 @@
 //! the start time of its holder, so a second command can say who runs. The
 //! kernel drops the lock when its holder ends, however it ends: a lock file
 //! left behind by a killed command locks nothing.
+#![allow(clippy::disallowed_methods)] // the writer lock is coordination between xtask processes, in .git beside git's own lock files, not a monorepo file
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, Write as _};

@@ -32,7 +32,7 @@ use crate::error::AlreadyReported;
 use crate::flags;
 use crate::formats::go;
 use crate::plan::Plan;
-use crate::runner::{human_bytes, Meter, Progress, Runner, Step};
+use crate::runner::{human_bytes, scratch, Meter, Progress, Runner, Step};
 use crate::semver::Semver;
 use crate::sites::{self, paths};
 use crate::tree::{read_text, WorkTree};
@@ -365,10 +365,7 @@ impl Record {
             "size": self.size,
             "published": self.published,
         });
-        let tmp = path.with_extension("json.tmp");
-        fs::write(&tmp, serde_json::to_string_pretty(&json)? + "\n")
-            .and_then(|()| fs::rename(&tmp, path))
-            .with_context(|| format!("cannot write {}", path.display()))
+        scratch::save(path, &(serde_json::to_string_pretty(&json)? + "\n"))
     }
 }
 
@@ -972,7 +969,7 @@ fn execute(ctx: &Context, runner: &Runner, prepared: Prepared) -> Result<()> {
     published.save(&files.record)?;
     // The record stays (what was published from what); the gigabytes go.
     let freed = fs::metadata(&files.compressed).map_or(0, |m| m.len());
-    let _ = fs::remove_file(&files.compressed);
+    scratch::discard(&files.compressed);
     ctx.say(format!(
         "{} {} (md5 {}, sha256 {}).\n  removed the local copy ({}); the record stays in {}",
         ctx.paint.good("published:"),
@@ -1026,7 +1023,7 @@ fn source_holds(ctx: &Context, source: &Source, files: &Files) -> Result<bool> {
         files.source.display(),
         source.md5
     ));
-    let _ = fs::remove_file(&files.source);
+    scratch::discard(&files.source);
     Ok(false)
 }
 
@@ -1041,10 +1038,10 @@ fn download(
     let Some(step) = download_step(source, files) else {
         return Ok(());
     };
-    let _ = fs::remove_file(&files.download);
+    scratch::discard(&files.download);
     let outcome = runner.step(n, total, &step)?;
     if !outcome.ok {
-        let _ = fs::remove_file(&files.download);
+        scratch::discard(&files.download);
         if outcome.interrupted {
             return Err(AlreadyReported.into());
         }
@@ -1054,15 +1051,14 @@ fn download(
     let md5 = checksum::file_md5(&files.download, |_| {})
         .with_context(|| format!("cannot read {}", files.download.display()))?;
     if md5 != source.md5 {
-        let _ = fs::remove_file(&files.download);
+        scratch::discard(&files.download);
         anyhow::bail!(
             "the image downloaded from glance has MD5 {md5}, but glance's checksum is {}: the transfer or glance's copy is damaged, and the download was deleted. Run publish-image again to download it again; if it fails the same way, check the image in glance ({})",
             source.md5,
             source_label(source)
         );
     }
-    fs::rename(&files.download, &files.source)
-        .with_context(|| format!("cannot rename {}", files.download.display()))?;
+    scratch::promote(&files.download, &files.source)?;
     ctx.say(format!(
         "  {} MD5 {md5} is glance's checksum",
         ctx.paint.good("ok")
@@ -1078,10 +1074,10 @@ fn compress(
     source: &Source,
     files: &Files,
 ) -> Result<Record> {
-    let _ = fs::remove_file(&files.compressing);
+    scratch::discard(&files.compressing);
     let outcome = runner.step(n, total, &compress_step(source, files))?;
     if !outcome.ok {
-        let _ = fs::remove_file(&files.compressing);
+        scratch::discard(&files.compressing);
         if outcome.interrupted {
             return Err(AlreadyReported.into());
         }
@@ -1093,8 +1089,7 @@ fn compress(
     let sums = checksum::file_sums(&files.compressing, |_| {})
         .with_context(|| format!("cannot read {}", files.compressing.display()))?;
     let size = fs::metadata(&files.compressing).map_or(0, |m| m.len());
-    fs::rename(&files.compressing, &files.compressed)
-        .with_context(|| format!("cannot rename {}", files.compressing.display()))?;
+    scratch::promote(&files.compressing, &files.compressed)?;
     let record = Record {
         source_md5: source.md5.clone(),
         sums,
@@ -1112,7 +1107,7 @@ fn compress(
     ));
     // The compressed image and its record are all the next steps need.
     if matches!(source.origin, Origin::Glance { .. }) {
-        let _ = fs::remove_file(&files.source);
+        scratch::discard(&files.source);
     }
     Ok(record)
 }

@@ -7,10 +7,12 @@
 //! until the tool ends, while a step needs its output piped line by line (to
 //! the terminal, the log and the redactor at once), a poll to notice Ctrl-C,
 //! and a way to stop the tool.
+#![allow(clippy::disallowed_methods)] // the one place that spawns processes
 
 mod env;
 mod logfile;
 mod progress;
+pub mod scratch;
 mod secret;
 mod signals;
 mod step;

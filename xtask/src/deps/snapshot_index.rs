@@ -16,7 +16,7 @@ use crate::bad;
 use crate::context::Context;
 use crate::debian::packages_index::PackagesIndex;
 use crate::flags::IndexSource;
-use crate::runner::{PrivateDir, Runner, Step};
+use crate::runner::{scratch as scratch_files, PrivateDir, Runner, Step};
 use crate::sites::{self, Inventory};
 
 /// The repository layout packer's APT snapshot uses (the flags' defaults).
@@ -206,7 +206,7 @@ fn download(
     url: &Url,
 ) -> Result<Option<PathBuf>> {
     let out = scratch.path().join("download");
-    let _ = fs::remove_file(&out);
+    scratch_files::discard(&out);
     let login = credentials(url);
     // `-q` first: no ~/.curlrc (a `verbose` there would print the
     // Authorization header). The credentials reach curl only as a config on
@@ -322,9 +322,9 @@ fn decompress(
     runner.require_tools(&[tool])?;
     let packed = scratch.path().join(format!("Packages.{suffix}"));
     let unpacked = scratch.path().join("Packages");
-    let _ = fs::remove_file(&unpacked);
-    fs::copy(file, &packed)
-        .with_context(|| format!("cannot copy {source} to {}", packed.display()))?;
+    scratch_files::discard(&unpacked);
+    scratch_files::copy(file, &packed)
+        .with_context(|| format!("cannot copy {source} to the scratch folder"))?;
     let step = Step::new(format!("decompress {source}"), tool)
         .args(["-d", "-f", "-q"])
         .arg(packed.to_string_lossy());

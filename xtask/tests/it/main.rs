@@ -2,6 +2,7 @@
 //! binary on copies of monorepo trees (the rendition, its overlays, the real
 //! monorepo's last commit) with real git, make, dpkg-deb and packer, and fake
 //! cloud tools from `fixtures/bin`.
+#![allow(clippy::disallowed_methods)] // tests and benchmarks arrange their own trees and run the built binary
 
 mod common;
 
