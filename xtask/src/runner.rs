@@ -12,6 +12,7 @@ mod logfile;
 mod secret;
 mod signals;
 mod step;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod tools;
