@@ -2109,6 +2109,60 @@ fn pre_commit_hook_in_a_folder_whose_name_needs_quoting() {
     assert_ne!(head_of(&top), base);
 }
 
+/// The hook runs the built xtask itself when it is newer than every file it
+/// is built from, and goes through cargo when it is older (or missing). A
+/// stub binary in a CARGO_TARGET_DIR of its own and a fake cargo on PATH
+/// log which of the two ran, and with what.
+#[test]
+fn the_hook_runs_the_built_xtask_when_fresh_else_cargo() {
+    let tree = Tree::with_git(Layout::A);
+    install_hooks(&tree, &[]).assert_code(0);
+    let dir = TempDir::new("hook-paths");
+    let log = dir.path().join("log");
+    let stub = dir.path().join("target/debug/xtask");
+    fs::create_dir_all(stub.parent().unwrap()).unwrap();
+    fs::create_dir_all(dir.path().join("bin")).unwrap();
+    for (path, who) in [(&stub, "direct"), (&dir.path().join("bin/cargo"), "cargo")] {
+        fs::write(
+            path,
+            format!("#!/bin/sh\necho \"{who} $*\" >> '{}'\n", log.display()),
+        )
+        .unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut path = OsString::from(dir.path().join("bin"));
+    path.push(":");
+    path.push(path_with_cargo());
+    let target = OsString::from(dir.path().join("target"));
+    let env = [("CARGO_TARGET_DIR", &target), ("PATH", &path)];
+    tree.write("notes.txt", "harmless\n");
+    tree.git(&["add", "notes.txt"]);
+    let run_hook = || {
+        let _ = fs::remove_file(&log);
+        let out = git_commit(tree.root(), &["--allow-empty", "-m", "x"], &env);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+        fs::read_to_string(&log).unwrap_or_default()
+    };
+    // Just built: newer than the sources.
+    assert_eq!(run_hook(), "direct --root . check --staged\n");
+    // Older than the sources: cargo rebuilds and runs it.
+    fs::File::options()
+        .write(true)
+        .open(&stub)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH)
+        .unwrap();
+    let said = run_hook();
+    assert!(
+        said.starts_with("cargo run --quiet --manifest-path ")
+            && said.ends_with("/xtask/Cargo.toml -- --root . check --staged\n"),
+        "{said}"
+    );
+    // No binary at all: cargo too.
+    fs::remove_file(&stub).unwrap();
+    assert!(run_hook().starts_with("cargo run "));
+}
+
 #[test]
 fn install_hooks_outside_git_is_bad_input() {
     let tree = Tree::new(Layout::A);
