@@ -36,6 +36,7 @@ use crate::sites::paths;
 pub use secret::{PrivateDir, SecretFile};
 use signals::SigintGuard;
 pub use step::Step;
+pub use stream::Session;
 pub use tools::install_hint;
 
 /// How often a running step looks at its child and at Ctrl-C.

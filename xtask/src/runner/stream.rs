@@ -128,6 +128,64 @@ impl Runner {
     }
 }
 
+/// A tool that answers requests one at a time on its standard input and
+/// output (`git cat-file --batch`): started once, asked many times. Closing
+/// its standard input (on drop) ends it; it is then waited for.
+pub struct Session {
+    child: std::process::Child,
+    input: Option<std::process::ChildStdin>,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Session {
+    /// Sends `request` (the tool sees it at once).
+    pub fn send(&mut self, request: &[u8]) -> Result<()> {
+        let input = self
+            .input
+            .as_mut()
+            .context("the tool's standard input is closed")?;
+        input.write_all(request)?;
+        input.flush()?;
+        Ok(())
+    }
+
+    /// Where the answers are read.
+    pub fn output(&mut self) -> &mut std::io::BufReader<std::process::ChildStdout> {
+        &mut self.output
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        drop(self.input.take());
+        let _ = self.child.wait();
+    }
+}
+
+impl Runner {
+    /// Starts a query tool that answers requests on its standard input
+    /// (`git cat-file --batch`) in `dir`. Its standard error is discarded.
+    pub fn session(&self, step: &Step) -> Result<Session> {
+        refuse_leaks(step)?;
+        // Some input, so that the runner gives the tool a pipe to read.
+        let step = step.clone().stdin(Vec::new());
+        let mut child = self.spawn(&step)?;
+        let (Some(input), Some(output), Some(mut errors)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("cannot talk to `{}`: no pipes", step.program());
+        };
+        thread::spawn(move || std::io::copy(&mut errors, &mut std::io::sink()));
+        Ok(Session {
+            child,
+            input: Some(input),
+            output: std::io::BufReader::new(output),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
