@@ -30,6 +30,8 @@ fn sh_quote(text: &str) -> String {
 struct Invocation {
     /// The whole cargo command line.
     cargo: String,
+    /// The cargo command that only builds the binary.
+    build: String,
     /// The workspace holding the xtask crate, and the crate's folder; as sh words.
     workspace: String,
     krate: String,
@@ -47,6 +49,7 @@ fn hook_script(root_in_repo: &str, invocation: &Invocation) -> String {
     };
     let Invocation {
         cargo,
+        build,
         workspace: ws,
         krate,
         args,
@@ -82,6 +85,12 @@ fn hook_script(root_in_repo: &str, invocation: &Invocation) -> String {
          if ! command -v cargo >/dev/null 2>&1; then\n\
          \x20   echo 'pre-commit: cargo is not on PATH, so `cargo xtask check --staged` cannot run; install Rust (https://rustup.rs) or commit with --no-verify' >&2\n\
          \x20   exit 1\n\
+         fi\n\
+         # Build (nothing to do when only timestamps moved), then mark the binary\n\
+         # as fresh, so that the next commits run it directly.\n\
+         {build} || exit $?\n\
+         if [ -x \"$xtask_bin\" ] && touch -c \"$xtask_bin\" 2>/dev/null; then\n\
+         \x20   exec \"$xtask_bin\" {args}\n\
          fi\n\
          exec {cargo}\n"
     )
@@ -136,6 +145,7 @@ fn invocation(root: &Path) -> Invocation {
     if has_alias {
         Invocation {
             cargo: "cargo xtask check --staged".to_string(),
+            build: "cargo build --quiet --package xtask".to_string(),
             workspace: ".".to_string(),
             krate: "xtask".to_string(),
             args: "check --staged".to_string(),
@@ -144,11 +154,12 @@ fn invocation(root: &Path) -> Invocation {
         let krate = Path::new(env!("CARGO_MANIFEST_DIR"));
         let workspace = krate.parent().unwrap_or(krate);
         let manifest = krate.join("Cargo.toml");
+        let manifest = sh_quote(&manifest.to_string_lossy());
         Invocation {
             cargo: format!(
-                "cargo run --quiet --manifest-path {} -- --root . check --staged",
-                sh_quote(&manifest.to_string_lossy())
+                "cargo run --quiet --manifest-path {manifest} -- --root . check --staged"
             ),
+            build: format!("cargo build --quiet --manifest-path {manifest}"),
             workspace: sh_quote(&workspace.to_string_lossy()),
             krate: sh_quote(&krate.to_string_lossy()),
             args: "--root . check --staged".to_string(),
@@ -288,6 +299,7 @@ mod tests {
             "it's here",
             &Invocation {
                 cargo: "true".into(),
+                build: "true".into(),
                 workspace: sh_quote("/w's"),
                 krate: sh_quote("/w's/x"),
                 args: "check".into(),

@@ -2110,7 +2110,9 @@ fn pre_commit_hook_in_a_folder_whose_name_needs_quoting() {
 }
 
 /// The hook runs the built xtask itself when it is newer than every file it
-/// is built from, and goes through cargo when it is older (or missing). A
+/// is built from; when it is older, cargo builds it first (a no-op if only
+/// timestamps moved) and it is marked fresh; when it is missing, cargo runs
+/// the check. A
 /// stub binary in a CARGO_TARGET_DIR of its own and a fake cargo on PATH
 /// log which of the two ran, and with what.
 #[test]
@@ -2153,14 +2155,28 @@ fn the_hook_runs_the_built_xtask_when_fresh_else_cargo() {
         .set_modified(std::time::UNIX_EPOCH)
         .unwrap();
     let said = run_hook();
+    let lines: Vec<&str> = said.lines().collect();
     assert!(
-        said.starts_with("cargo run --quiet --manifest-path ")
-            && said.ends_with("/xtask/Cargo.toml -- --root . check --staged\n"),
+        lines.len() == 2
+            && lines[0].starts_with("cargo build --quiet --manifest-path ")
+            && lines[0].ends_with("/xtask/Cargo.toml")
+            && lines[1] == "direct --root . check --staged",
         "{said}"
     );
-    // No binary at all: cargo too.
+    // Built (or found fresh) by cargo, it is marked fresh: the next commit
+    // runs it directly.
+    assert_eq!(run_hook(), "direct --root . check --staged\n");
+    // No binary at all (another target folder): cargo builds and runs it.
     fs::remove_file(&stub).unwrap();
-    assert!(run_hook().starts_with("cargo run "));
+    let said = run_hook();
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].starts_with("cargo build ")
+            && lines[1].starts_with("cargo run --quiet --manifest-path ")
+            && lines[1].ends_with("/xtask/Cargo.toml -- --root . check --staged"),
+        "{said}"
+    );
 }
 
 #[test]
