@@ -235,13 +235,13 @@ fn verify(after: &Inventory, edits: &Edits) -> Result<()> {
 
 /// Refuses to edit files that have uncommitted changes (outside git: a warning).
 pub fn refuse_dirty(ctx: &Context, runner: &Runner, targets: &[String]) -> Result<()> {
-    if git::require_repository(runner, &ctx.root, "the dirty-tree check").is_err() {
+    let Some(dirty) = git::dirty_paths(runner, &ctx.root)? else {
         ctx.warn(
             "not a git checkout: cannot tell whether the files to edit have uncommitted changes",
         );
         return Ok(());
-    }
-    let dirty: BTreeSet<String> = git::dirty_paths(runner, &ctx.root)?.into_iter().collect();
+    };
+    let dirty: BTreeSet<String> = dirty.into_iter().collect();
     let blocked: Vec<&String> = targets
         .iter()
         .filter(|path| dirty.contains(*path))

@@ -42,11 +42,7 @@ impl flags::Check {
     fn judged(&self, ctx: &Context, runner: &Runner) -> Result<(Inventory, Option<Baseline>)> {
         if self.staged {
             git::require_repository(runner, &ctx.root, "check --staged")?;
-            let index = GitTree {
-                runner,
-                root: ctx.root.clone(),
-                rev: None,
-            };
+            let index = GitTree::new(runner, &ctx.root, None);
             let inventory = sites::load(&index)?;
             if !git::resolves(runner, &ctx.root, "HEAD")? {
                 ctx.detail("no commit yet: every file is new, so nothing needs a version bump");
@@ -97,11 +93,7 @@ pub fn staged_findings(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
 /// The findings that stood at `rev` (the rules that need no baseline). A base
 /// the rules cannot read (another layout, no monorepo yet) has none to spare.
 fn findings_at(ctx: &Context, runner: &Runner, rev: &str) -> Vec<Finding> {
-    let tree = GitTree {
-        runner,
-        root: ctx.root.clone(),
-        rev: Some(rev.to_string()),
-    };
+    let tree = GitTree::new(runner, &ctx.root, Some(rev));
     match sites::load(&tree) {
         Ok(inventory) => rules::evaluate(&inventory, None),
         Err(err) => {

@@ -219,7 +219,8 @@ fn committed(ctx: &Context, runner: &Runner, guards: &mut Guards) -> Result<()> 
         );
         return Ok(());
     }
-    let dirty = git::dirty_paths(runner, &ctx.root)?;
+    // Not a git checkout was handled above: no answer means nothing dirty.
+    let dirty = git::dirty_paths(runner, &ctx.root)?.unwrap_or_default();
     let pushed_files = [paths::BASE_LOCK, paths::BASE_POLICY];
     let uncommitted: Vec<&str> = pushed_files
         .into_iter()

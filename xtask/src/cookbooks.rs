@@ -41,11 +41,8 @@ pub fn bump_touched(
     if touched.is_empty() {
         return Ok(Vec::new());
     }
-    let at_head = if git::resolves(runner, &ctx.root, "HEAD").unwrap_or(false) {
-        git::baseline(runner, &ctx.root, "HEAD", Vec::new())?.cookbook_versions
-    } else {
-        Default::default()
-    };
+    // Before the first commit there is no HEAD, and so no cookbook in it.
+    let at_head = git::baseline(runner, &ctx.root, "HEAD", Vec::new())?.cookbook_versions;
     let mut bumps = Vec::new();
     for name in touched {
         let Some(cookbook) = inventory.cookbook(name) else {

@@ -54,7 +54,8 @@ pub fn snapshot_lists(
         )
     })?;
     let location = snapshot_index::Location::Repository(url.join("dists/bionic/main/binary-amd64"));
-    let snapshot = snapshot_index::read(ctx, runner, &location)?;
+    let keep = std::collections::HashSet::from([package.to_string()]);
+    let snapshot = snapshot_index::read(ctx, runner, &location, Some(keep))?;
     let listed = snapshot
         .index
         .versions(package)

@@ -85,12 +85,40 @@ fn untracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
     )?))
 }
 
-/// Paths with uncommitted changes (staged, unstaged or untracked).
-pub fn dirty_paths(runner: &Runner, root: &Path) -> Result<Vec<String>> {
-    if !resolves(runner, root, "HEAD")? {
-        return Ok(lines_of(&runner.git(root, &["ls-files", "-z"])?));
+/// Paths with uncommitted changes (staged, unstaged or untracked), relative
+/// to the root; `None` outside a git checkout. Two git processes: the root's
+/// place in its repository, and `git status` (which handles a repository
+/// without commits too: every file is then new).
+pub fn dirty_paths(runner: &Runner, root: &Path) -> Result<Option<Vec<String>>> {
+    let answer = runner.query(root, "git", &["rev-parse", "--show-prefix"])?;
+    if !answer.ok {
+        return Ok(None);
     }
-    changes_since(runner, root, "HEAD")
+    let prefix = String::from_utf8_lossy(&answer.stdout).trim().to_string();
+    // Entries `XY <path>`, the path from the repository's top (with -z, always).
+    let out = runner.git(
+        root,
+        &[
+            // A read: no refresh of the index file behind the user's back.
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--",
+            ".",
+        ],
+    )?;
+    let mut paths: Vec<String> = lines_of(&out)
+        .iter()
+        .filter_map(|entry| entry.get(3..))
+        .filter_map(|path| path.strip_prefix(prefix.as_str()))
+        .map(str::to_string)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(Some(paths))
 }
 
 /// Tracked files whose content differs from HEAD (staged or not); untracked
@@ -109,11 +137,7 @@ pub fn modified_tracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
 
 /// What a revision held of the versions the git-aware rules compare with.
 pub fn baseline(runner: &Runner, root: &Path, rev: &str, changed: Vec<String>) -> Result<Baseline> {
-    let tree = GitTree {
-        runner,
-        root: root.to_path_buf(),
-        rev: Some(rev.to_string()),
-    };
+    let tree = GitTree::new(runner, root, Some(rev));
     let mut cookbook_versions = BTreeMap::new();
     for name in tree.list(paths::COOKBOOKS_DIR)? {
         // A baseline file that cannot be read as before just has no version to compare.
@@ -148,11 +172,7 @@ pub fn comment_only_changes(
     now: &dyn Tree,
     changed: &[String],
 ) -> Result<Vec<String>> {
-    let before = GitTree {
-        runner,
-        root: root.to_path_buf(),
-        rev: Some(rev.to_string()),
-    };
+    let before = GitTree::new(runner, root, Some(rev));
     let judged = [
         format!("{}/", paths::COOKBOOKS_DIR),
         format!("{}/", paths::PACKAGE_DIR),

@@ -16,6 +16,7 @@ pub mod scratch;
 mod secret;
 mod signals;
 mod step;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod tools;
@@ -41,6 +42,7 @@ pub use progress::{bytes as human_bytes, Meter, Progress};
 pub use secret::{PrivateDir, SecretFile};
 pub use signals::Deferral;
 pub use step::{quote, Step};
+pub use stream::Session;
 pub use tools::install_hint;
 
 /// How often a running step looks at its child and at Ctrl-C.

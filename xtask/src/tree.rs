@@ -1,14 +1,15 @@
 //! Where the monorepo's files are read from: the working tree, git's index
 //! (what a commit would record) or a revision.
 
-use std::io::Read as _;
+use std::cell::RefCell;
+use std::io::{BufRead as _, Read as _};
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 
 use crate::bad;
-use crate::runner::Runner;
+use crate::runner::{Runner, Session, Step};
 
 #[cfg(test)]
 pub mod memory;
@@ -189,46 +190,129 @@ impl Tree for WorkTree {
     }
 }
 
-/// Files as git has them: `rev = None` is the index, else a revision.
+/// Files as git has them: `rev = None` is the index, else a revision. Every
+/// read (and a revision's folder listings) goes through one `git cat-file
+/// --batch`, started on the first read: one process, not one per file.
 pub struct GitTree<'a> {
-    pub runner: &'a Runner,
-    pub root: PathBuf,
-    pub rev: Option<String>,
+    runner: &'a Runner,
+    root: PathBuf,
+    rev: Option<String>,
+    objects: RefCell<Option<Session>>,
 }
 
-impl GitTree<'_> {
-    fn object(&self, rel: &str) -> String {
+/// An object `git cat-file --batch` gave: its type and content.
+struct Object {
+    kind: String,
+    /// Bytes of its id (20 for SHA-1, 32 for SHA-256): a tree names each entry's this long.
+    id_len: usize,
+    content: Vec<u8>,
+}
+
+impl<'a> GitTree<'a> {
+    pub fn new(runner: &'a Runner, root: &Path, rev: Option<&str>) -> GitTree<'a> {
+        GitTree {
+            runner,
+            root: root.to_path_buf(),
+            rev: rev.map(str::to_string),
+            objects: RefCell::new(None),
+        }
+    }
+
+    fn object_name(&self, rel: &str) -> String {
         // `./` makes the path relative to the root even inside a larger repository.
         match &self.rev {
             Some(rev) => format!("{rev}:./{rel}"),
             None => format!(":./{rel}"),
         }
     }
+
+    /// The object `name`, or `None` when git has none by that name.
+    fn object(&self, name: &str) -> Result<Option<Object>> {
+        if name.contains('\n') {
+            // A request is one line; such a file cannot be in the rendition anyway.
+            return Ok(None);
+        }
+        let mut slot = self.objects.borrow_mut();
+        let session = match &mut *slot {
+            Some(session) => session,
+            empty => empty.insert(
+                self.runner.session(
+                    &Step::new("", "git")
+                        .args(["cat-file", "--batch"])
+                        .dir(&self.root),
+                )?,
+            ),
+        };
+        let lost = || anyhow!("`git cat-file --batch` stopped answering (reading {name})");
+        // git ends at once where there is nothing to read (not a repository):
+        // then, as for `git cat-file blob`, there is no such file.
+        let mut header = Vec::new();
+        let asked = session.send(format!("{name}\n").as_bytes()).is_ok()
+            && session.output().read_until(b'\n', &mut header).is_ok();
+        if !asked || header.pop() != Some(b'\n') {
+            return Ok(None);
+        }
+        let header = String::from_utf8_lossy(&header);
+        // `<id> <type> <size>`, or `<name> missing` (or `ambiguous`, ...).
+        let mut fields = header.rsplitn(3, ' ');
+        let (Some(size), Some(kind), Some(id)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Ok(None);
+        };
+        let (Ok(size), true) = (
+            size.parse::<usize>(),
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        ) else {
+            return Ok(None);
+        };
+        let mut content = vec![0; size + 1];
+        session
+            .output()
+            .read_exact(&mut content)
+            .map_err(|_| lost())?;
+        content.pop(); // the newline after the content
+        Ok(Some(Object {
+            kind: kind.to_string(),
+            id_len: id.len() / 2,
+            content,
+        }))
+    }
+}
+
+/// The names in a tree object: entries `<mode> <name>\0<id bytes>`.
+fn tree_names(object: &Object) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = object.content.as_slice();
+    while let Some(space) = rest.iter().position(|&b| b == b' ') {
+        let after = &rest[space + 1..];
+        let Some(nul) = after.iter().position(|&b| b == 0) else {
+            break;
+        };
+        names.push(String::from_utf8_lossy(&after[..nul]).into_owned());
+        rest = after.get(nul + 1 + object.id_len..).unwrap_or_default();
+    }
+    names
 }
 
 impl Tree for GitTree<'_> {
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
-        let answer =
-            self.runner
-                .query(&self.root, "git", &["cat-file", "blob", &self.object(rel)])?;
-        Ok(answer.ok.then_some(answer.stdout))
+        Ok(self
+            .object(&self.object_name(rel))?
+            .filter(|object| object.kind == "blob")
+            .map(|object| object.content))
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         let listing = match &self.rev {
-            // --full-tree: below the repository's top, ls-tree would otherwise keep
-            // only entries under the working directory's prefix, i.e. none.
-            Some(rev) => self.runner.git(
-                &self.root,
-                &[
-                    "ls-tree",
-                    "--full-tree",
-                    "--name-only",
-                    "-z",
-                    &format!("{rev}:./{prefix}"),
-                ],
-            ),
+            Some(_) => {
+                let mut names = match self.object(&self.object_name(dir.trim_end_matches('/')))? {
+                    Some(object) if object.kind == "tree" => tree_names(&object),
+                    _ => Vec::new(),
+                };
+                names.sort();
+                return Ok(names);
+            }
             None => self
                 .runner
                 .git(&self.root, &["ls-files", "-z", "--", &prefix])

@@ -2,6 +2,8 @@
 //! snapshot's package index, before a long packer build finds out.
 //! The same check is the image build's preflight.
 
+use std::collections::HashSet;
+
 use anyhow::Result;
 use serde_json::json;
 
@@ -97,6 +99,17 @@ pub fn check_all(inventory: &Inventory, index: &PackagesIndex) -> Result<Vec<Pin
         .collect())
 }
 
+/// The names `dependencies` pins: the only packages whose versions are kept
+/// from an index.
+pub fn pinned_names(inventory: &Inventory) -> HashSet<String> {
+    inventory
+        .dependencies
+        .pins
+        .iter()
+        .map(|pin| pin.name.clone())
+        .collect()
+}
+
 /// A line of `dependencies` that does not parse cannot be checked: it stops
 /// the command (exit 2) with its line, before anything is fetched.
 pub fn refuse_bad_lines(inventory: &Inventory) -> Result<()> {
@@ -120,7 +133,7 @@ pub fn read_source(
     let location = snapshot_index::locate(inventory, source)?;
     refuse_bad_lines(inventory)?;
     let runner = Runner::for_root(&ctx.root)?;
-    let snapshot = snapshot_index::read(ctx, &runner, &location)?;
+    let snapshot = snapshot_index::read(ctx, &runner, &location, Some(pinned_names(inventory)))?;
     Ok((runner, snapshot))
 }
 
@@ -188,7 +201,7 @@ pub fn preflight_against_snapshot(
         snapshot_index::ARCH,
     )?;
     refuse_bad_lines(inventory)?;
-    let snapshot = snapshot_index::read(ctx, runner, &location)?;
+    let snapshot = snapshot_index::read(ctx, runner, &location, Some(pinned_names(inventory)))?;
     let checks = check_all(inventory, &snapshot.index)?;
     if checks.iter().all(|c| c.verdict == Verdict::Current) {
         ctx.say(format!(
@@ -242,9 +255,9 @@ fn print_table(ctx: &Context, snapshot: &Snapshot, checks: &[PinCheck], problems
         }
     };
     out(format!(
-        "package index: {} ({} packages)",
+        "package index: {} ({} package versions)",
         snapshot.source,
-        snapshot.index.package_count()
+        snapshot.index.entry_count()
     ));
     let pinned = |c: &PinCheck| format!("{}{}", c.pin.op, c.pin.version);
     let name_w = rows

@@ -1,20 +1,23 @@
 //! The APT snapshot's package index: where it is (the packer repository, at
 //! its own date or another, or a `Packages` file or URL given by hand), how
 //! it is fetched (curl through the runner, with apt's credentials in a 0600
-//! file, never in arguments) and read (gzip/xz by content, then parsed).
+//! file, never in arguments) and read (gzip/xz by content, decompressed and
+//! parsed as a stream, bounded in size, keeping only the pinned packages).
 //!
 //! curl rather than a Rust HTTP client keeps the xtask's cold build small;
 //! every contributor already has curl.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{ErrorKind, Read as _};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context as _, Result};
+use anyhow::{anyhow, Result};
 
 use crate::bad;
 use crate::context::Context;
-use crate::debian::packages_index::PackagesIndex;
+use crate::debian::packages_index::{IndexReader, PackagesIndex};
 use crate::flags::IndexSource;
 use crate::runner::{scratch as scratch_files, PrivateDir, Runner, Step};
 use crate::sites::{self, Inventory};
@@ -26,6 +29,13 @@ pub const ARCH: &str = "amd64";
 
 /// The index files a repository may serve, in the order they are tried.
 const INDEX_FILES: [&str; 3] = ["Packages.gz", "Packages.xz", "Packages"];
+
+/// The most index text read from one file (after decompression): real
+/// indexes are tens of MB (bookworm main: 50 MB, the largest Debian and
+/// Ubuntu ones under 100 MB).
+const MAX_INDEX_BYTES: u64 = 256 << 20;
+/// How much of a plain index file is read at a time.
+const CHUNK: usize = 256 * 1024;
 
 /// Where apt keeps repository credentials; tests point it elsewhere.
 const APT_ETC_ENV: &str = "XTASK_APT_ETC";
@@ -137,21 +147,35 @@ pub fn repository(
     ))))
 }
 
-/// Fetches (if remote), decompresses and parses the index.
-pub fn read(ctx: &Context, runner: &Runner, location: &Location) -> Result<Snapshot> {
-    let scratch = PrivateDir::new("index")?;
+/// Fetches (if remote), decompresses and parses the index, streaming: only
+/// the versions of the packages in `keep` are kept (all with `None`).
+pub fn read(
+    ctx: &Context,
+    runner: &Runner,
+    location: &Location,
+    keep: Option<HashSet<String>>,
+) -> Result<Snapshot> {
+    // Only a download needs a folder of its own; it lives until parsed.
+    let mut scratch: Option<PrivateDir> = None;
     let (source, file, local) = match location {
         Location::File(path) => {
-            if path.is_dir() {
+            let meta = fs::metadata(path)
+                .map_err(|err| bad!("cannot read the package index {}: {err}", path.display()))?;
+            if meta.is_dir() {
                 return Err(bad!("{} is a folder, not a Packages index", path.display()));
             }
-            fs::File::open(path)
-                .map_err(|err| bad!("cannot read the package index {}: {err}", path.display()))?;
+            if !meta.is_file() {
+                return Err(bad!(
+                    "{} is not a regular file (a FIFO or a device?); save the index to a file first",
+                    path.display()
+                ));
+            }
             (path.display().to_string(), path.to_path_buf(), true)
         }
         Location::Url(url) => {
             runner.require_tools(&["curl"])?;
-            let file = match download(ctx, runner, &scratch, url)? {
+            let scratch = scratch.insert(PrivateDir::new("index")?);
+            let file = match download(ctx, runner, scratch, url)? {
                 Some(file) => file,
                 None => {
                     return Err(anyhow!(
@@ -164,10 +188,11 @@ pub fn read(ctx: &Context, runner: &Runner, location: &Location) -> Result<Snaps
         }
         Location::Repository(base) => {
             runner.require_tools(&["curl"])?;
+            let scratch = scratch.insert(PrivateDir::new("index")?);
             let mut found = None;
             for name in INDEX_FILES {
                 let url = base.join(name);
-                if let Some(file) = download(ctx, runner, &scratch, &url)? {
+                if let Some(file) = download(ctx, runner, scratch, &url)? {
                     found = Some((url.shown(), file));
                     break;
                 }
@@ -182,17 +207,15 @@ pub fn read(ctx: &Context, runner: &Runner, location: &Location) -> Result<Snaps
             (source, file, false)
         }
     };
-    let text = decompress(ctx, runner, &scratch, &file, &source, local)?;
-    let index = PackagesIndex::parse(&text);
-    if index.package_count() == 0 {
+    let index = parse_file(ctx, runner, &file, &source, local, IndexReader::new(keep))?;
+    if index.entry_count() == 0 {
         let why = format!(
             "{source} holds no package stanzas (`Package:` and `Version:` lines): is it a Debian `Packages` index?"
         );
         return Err(if local { bad!("{why}") } else { anyhow!(why) });
     }
     ctx.detail(format!(
-        "read {source}: {} packages, {} versions",
-        index.package_count(),
+        "read {source}: {} entries (package versions)",
         index.entry_count()
     ));
     Ok(Snapshot { source, index })
@@ -286,26 +309,42 @@ fn download(
     }
 }
 
-/// Returns the index text, decompressing gzip and xz by their magic bytes.
-fn decompress(
+/// Streams the index through `reader`, decompressing gzip and xz (known by
+/// their magic bytes) with the `gzip`/`xz` tools as it goes. Whatever the
+/// file, at most `MAX_INDEX_BYTES` are read: a compression bomb is refused
+/// once it has given that much, and memory stays bounded all along.
+fn parse_file(
     ctx: &Context,
     runner: &Runner,
-    scratch: &PrivateDir,
     file: &Path,
     source: &str,
     local: bool,
-) -> Result<String> {
+    mut reader: IndexReader,
+) -> Result<PackagesIndex> {
     let fail = |why: String| if local { bad!("{why}") } else { anyhow!(why) };
-    let read = |path: &Path| {
-        fs::read(path).map_err(|err| fail(format!("cannot read the package index {source}: {err}")))
+    let cannot_read =
+        |err: std::io::Error| fail(format!("cannot read the package index {source}: {err}"));
+    let too_big = || {
+        fail(format!(
+            "{source} gives more than {} MiB of index text, far more than any real `Packages` index (a compression bomb?); not read further",
+            MAX_INDEX_BYTES >> 20
+        ))
     };
-    let mut head = [0u8; 6];
-    let n = fs::File::open(file)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|err| fail(format!("cannot read the package index {source}: {err}")))?;
-    let head = &head[..n];
-    let (tool, suffix) = if head.starts_with(&[0x1f, 0x8b]) {
-        ("gzip", "gz")
+    let mut input = fs::File::open(file).map_err(cannot_read)?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut len = 0;
+    // The first bytes tell the format; a short read is not the end.
+    while len < 6 {
+        match input.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => return Err(cannot_read(err)),
+        }
+    }
+    let head = &buf[..len];
+    let (tool, what) = if head.starts_with(&[0x1f, 0x8b]) {
+        ("gzip", "gzip")
     } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         ("xz", "xz")
     } else if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
@@ -317,32 +356,56 @@ fn decompress(
             "{source} is bzip2-compressed; decompress it first (bunzip2 -k)"
         )));
     } else {
-        return Ok(text_of(read(file)?));
+        let mut total = 0u64;
+        loop {
+            total += len as u64;
+            if total > MAX_INDEX_BYTES {
+                return Err(too_big());
+            }
+            reader.feed(&buf[..len]);
+            len = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == ErrorKind::Interrupted => 0,
+                Err(err) => return Err(cannot_read(err)),
+            };
+        }
+        return Ok(reader.finish());
     };
+    drop((input, buf));
     runner.require_tools(&[tool])?;
-    let packed = scratch.path().join(format!("Packages.{suffix}"));
-    let unpacked = scratch.path().join("Packages");
-    scratch_files::discard(&unpacked);
-    scratch_files::copy(file, &packed)
-        .with_context(|| format!("cannot copy {source} to the scratch folder"))?;
     let step = Step::new(format!("decompress {source}"), tool)
-        .args(["-d", "-f", "-q"])
-        .arg(packed.to_string_lossy());
+        .args(["-d", "-c", "-q", "--"])
+        .arg(file.to_string_lossy());
     ctx.detail(format!("$ {}", step.command_line()));
-    let outcome = runner.capture(&step)?;
+    let mut total = 0u64;
+    let outcome = runner.stream(&step, |bytes| {
+        total += bytes.len() as u64;
+        if total > MAX_INDEX_BYTES {
+            return ControlFlow::Break(());
+        }
+        reader.feed(bytes);
+        ControlFlow::Continue(())
+    })?;
+    if outcome.interrupted {
+        return Err(anyhow!("interrupted while decompressing {source}"));
+    }
+    if outcome.stopped {
+        return Err(too_big());
+    }
     if !outcome.ok {
         return Err(fail(format!(
-            "{source} looks {tool}-compressed but does not decompress: {}",
-            outcome.output.trim()
+            "{source} looks {what}-compressed but does not decompress: {}",
+            if outcome.stderr.is_empty() {
+                outcome
+                    .code
+                    .map_or("killed".into(), |c| format!("{tool} exit {c}"))
+            } else {
+                outcome.stderr
+            }
         )));
     }
-    Ok(text_of(read(&unpacked)?))
-}
-
-/// Indexes are UTF-8; a stray byte in a description must not stop the check.
-fn text_of(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+    Ok(reader.finish())
 }
 
 fn is_url(text: &str) -> bool {

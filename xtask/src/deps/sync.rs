@@ -175,7 +175,12 @@ pub fn sync_into(
         snapshot_index::ARCH,
     )?;
     outdated::refuse_bad_lines(inventory)?;
-    let index = snapshot_index::read(ctx, runner, &location)?;
+    let index = snapshot_index::read(
+        ctx,
+        runner,
+        &location,
+        Some(outdated::pinned_names(inventory)),
+    )?;
     let checks = outdated::check_all(inventory, &index.index)?;
     let plan = plan(&index.index, &checks);
     ctx.say(format!("dependencies against {}:", index.source));

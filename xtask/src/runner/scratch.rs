@@ -32,9 +32,3 @@ pub fn save(path: &Path, text: &str) -> Result<()> {
         .and_then(|()| std::fs::rename(&tmp, path))
         .with_context(|| format!("cannot write {}", path.display()))
 }
-
-/// A copy of a file into a scratch folder.
-pub fn copy(from: &Path, to: &Path) -> Result<u64> {
-    std::fs::copy(from, to)
-        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
-}

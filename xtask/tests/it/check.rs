@@ -1581,6 +1581,76 @@ fn pre_commit_hook_in_a_folder_whose_name_needs_quoting() {
     assert_ne!(head_of(&top), base);
 }
 
+/// The hook runs the built xtask itself when it is newer than every file it
+/// is built from; when it is older, cargo builds it first (a no-op if only
+/// timestamps moved) and it is marked fresh; when it is missing, cargo runs
+/// the check. A
+/// stub binary in a CARGO_TARGET_DIR of its own and a fake cargo on PATH
+/// log which of the two ran, and with what.
+#[test]
+fn the_hook_runs_the_built_xtask_when_fresh_else_cargo() {
+    let tree = Tree::with_git(Layout::A);
+    install_hooks(&tree, &[]).assert_code(0);
+    let dir = TempDir::new("hook-paths");
+    let log = dir.path().join("log");
+    let stub = dir.path().join("target/debug/xtask");
+    fs::create_dir_all(stub.parent().unwrap()).unwrap();
+    fs::create_dir_all(dir.path().join("bin")).unwrap();
+    for (path, who) in [(&stub, "direct"), (&dir.path().join("bin/cargo"), "cargo")] {
+        fs::write(
+            path,
+            format!("#!/bin/sh\necho \"{who} $*\" >> '{}'\n", log.display()),
+        )
+        .unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut path = OsString::from(dir.path().join("bin"));
+    path.push(":");
+    path.push(path_with_cargo());
+    let target = OsString::from(dir.path().join("target"));
+    let env = [("CARGO_TARGET_DIR", &target), ("PATH", &path)];
+    tree.write("notes.txt", "harmless\n");
+    tree.git(&["add", "notes.txt"]);
+    let run_hook = || {
+        let _ = fs::remove_file(&log);
+        let out = git_commit(tree.root(), &["--allow-empty", "-m", "x"], &env);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+        fs::read_to_string(&log).unwrap_or_default()
+    };
+    // Just built: newer than the sources.
+    assert_eq!(run_hook(), "direct --root . check --staged\n");
+    // Older than the sources: cargo rebuilds and runs it.
+    fs::File::options()
+        .write(true)
+        .open(&stub)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH)
+        .unwrap();
+    let said = run_hook();
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].starts_with("cargo build --quiet --manifest-path ")
+            && lines[0].ends_with("/xtask/Cargo.toml")
+            && lines[1] == "direct --root . check --staged",
+        "{said}"
+    );
+    // Built (or found fresh) by cargo, it is marked fresh: the next commit
+    // runs it directly.
+    assert_eq!(run_hook(), "direct --root . check --staged\n");
+    // No binary at all (another target folder): cargo builds and runs it.
+    fs::remove_file(&stub).unwrap();
+    let said = run_hook();
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].starts_with("cargo build ")
+            && lines[1].starts_with("cargo run --quiet --manifest-path ")
+            && lines[1].ends_with("/xtask/Cargo.toml -- --root . check --staged"),
+        "{said}"
+    );
+}
+
 #[test]
 fn install_hooks_outside_git_is_bad_input() {
     let tree = Tree::new(Layout::A);

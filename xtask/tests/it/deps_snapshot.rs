@@ -956,6 +956,10 @@ fn bad_input_exits_2_and_changes_nothing() {
     .unwrap();
     let broken_gz = lz4.path().join("broken");
     fs::write(&broken_gz, [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+    // A FIFO would block the read forever.
+    let fifo = lz4.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["--apt-snapshot".into(), "2021-02-30".into()],
@@ -987,6 +991,10 @@ fn bad_input_exits_2_and_changes_nothing() {
         (
             vec!["--packages".into(), broken_gz.display().to_string()],
             "does not decompress",
+        ),
+        (
+            vec!["--packages".into(), fifo.display().to_string()],
+            "not a regular file",
         ),
         (
             vec!["--packages".into(), "http://127.0.0.1:notaport/x".into()],
@@ -1049,6 +1057,36 @@ fn bad_input_exits_2_and_changes_nothing() {
         "nothing was fetched for bad input: {:?}",
         server.paths()
     );
+}
+
+/// A compression bomb (1.1 MB of gzip, 300 MiB unpacked) and a sparse
+/// 300 MiB file: both refused (exit 2) once 256 MiB were read, streaming,
+/// under a 256 MiB address-space limit (whole files in memory needed GBs).
+#[test]
+fn compression_bombs_and_huge_files_are_refused_in_bounded_memory() {
+    let tree = Tree::new(Layout::A);
+    let dir = TempDir::new("bomb");
+    let member = gzip(&vec![0u8; 1 << 20]);
+    let bomb = dir.path().join("Packages.gz");
+    fs::write(&bomb, member.repeat(300)).unwrap();
+    let huge = dir.path().join("Packages");
+    fs::File::create(&huge).unwrap().set_len(300 << 20).unwrap();
+    for file in [&bomb, &huge] {
+        let out = Command::new("sh")
+            .args(["-c", "ulimit -v 262144 && exec \"$@\"", "sh"])
+            .arg(env!("CARGO_BIN_EXE_xtask"))
+            .arg("-C")
+            .arg(tree.root())
+            .args(["--color", "never", "deps", "outdated", "--packages"])
+            .arg(file)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run::from(out).assert_refused(
+            &file.display().to_string(),
+            &["more than 256 MiB of index text", "compression bomb"],
+        );
+    }
 }
 
 #[test]
