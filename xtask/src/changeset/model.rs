@@ -1,7 +1,6 @@
 //! The planned edits of one command: what each file was when first read and
 //! what becomes of it, and the tree as it will be after the write (`view`).
 //! Nothing here writes; `commit` does.
-#![allow(clippy::disallowed_methods)] // part of the changeset: reads the files it plans, writes nothing
 
 use std::collections::BTreeMap;
 use std::fs;

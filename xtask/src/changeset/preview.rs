@@ -1,6 +1,5 @@
 //! Showing a changeset before it is written: the unified diffs, and the
 //! flow every command uses (preview, confirm, write, say what was written).
-#![allow(clippy::disallowed_methods)] // part of the changeset; writes only through `commit`
 
 use anyhow::Result;
 
