@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::Value;
 
 use crate::bad;
@@ -31,18 +31,18 @@ use crate::semver::Semver;
 use crate::sites::{self, paths, Inventory};
 use crate::tree::{read_text, WorkTree};
 
+mod cloud;
+mod credentials;
 mod settings;
 
+use cloud::{artifactory_checksum, OpenStack, Vault};
+pub use credentials::require_credentials;
+use credentials::{artifactory_apikey, require_openstack_credentials};
 pub use settings::{BuildSettings, ScriptKind};
 
 /// The output image is `mobiledgex-v<tag>` (vmlayer expects this name).
 pub const IMAGE_PREFIX: &str = "mobiledgex-v";
 const TEMPLATE: &str = paths::PACKER_TEMPLATE;
-/// Where build.sh reads the Artifactory API key when it is not in the environment.
-const APIKEY_FILE: &str = ".mobiledgex/artifactory.apikey";
-const APIKEY_ENV: &str = "ARTIFACTORY_APIKEY";
-/// OpenStack credentials: an openrc sets OS_AUTH_URL, a clouds.yaml entry OS_CLOUD.
-const OPENSTACK_ENV: [&str; 2] = ["OS_AUTH_URL", "OS_CLOUD"];
 
 /// What a build is asked for, decided (no defaults left to resolve).
 #[derive(Debug, Clone)]
@@ -574,74 +574,6 @@ fn refuse_taken(ctx: &Context, taken: &[(String, String)]) -> Result<()> {
     Err(AlreadyReported.into())
 }
 
-/// The MD5 Artifactory stores for the cloud image, asked as build.sh asks
-/// (`GET <base>/api/storage/<path>`, `.checksums.md5`); the credentials reach
-/// curl only as a config on its standard input.
-fn artifactory_checksum(
-    runner: &Runner,
-    settings: &BuildSettings,
-    user: &str,
-    apikey: &str,
-) -> Result<String> {
-    let url = format!(
-        "{}/api/storage/{}",
-        settings.artifactory_url,
-        settings.cloud_image_path()
-    );
-    let both = format!("{user}:{apikey}");
-    let config = format!(
-        "user = \"{}\"\n",
-        both.replace('\\', "\\\\").replace('"', "\\\"")
-    );
-    let step = Step::new("ask Artifactory for the cloud image's checksum", "curl")
-        .args([
-            "-q",
-            "--config",
-            "-",
-            "--silent",
-            "--show-error",
-            "--location",
-            "--connect-timeout",
-            "30",
-            "--write-out",
-            "\n%{http_code}",
-            &url,
-        ])
-        .stdin(config.into_bytes())
-        .secret(apikey);
-    let outcome = runner.capture(&step)?;
-    if !outcome.ok {
-        anyhow::bail!(
-            "cannot ask Artifactory for the cloud image's checksum at {url}: curl said: {} (set ARTIFACTORY_URL for another Artifactory)",
-            outcome.output.trim()
-        );
-    }
-    let (body, status) = outcome
-        .stdout
-        .trim_end()
-        .rsplit_once('\n')
-        .unwrap_or(("", outcome.stdout.trim()));
-    match status.trim() {
-        "200" => {}
-        "401" | "403" => anyhow::bail!(
-            "Artifactory refused the API key of {user} (HTTP {}) for {url}: check ${APIKEY_ENV} or ~/{APIKEY_FILE}, and --user",
-            status.trim()
-        ),
-        "404" => anyhow::bail!(
-            "Artifactory has no cloud image at {url} (HTTP 404): check ARTIFACTORY_ARTIFACTS_TAG and CLOUD_IMAGE in {}",
-            paths::PACKER_BUILD_SH
-        ),
-        other => anyhow::bail!("Artifactory answered HTTP {other} for {url}; expected 200"),
-    }
-    let json: Value = serde_json::from_str(body)
-        .with_context(|| format!("Artifactory's answer for {url} is not JSON"))?;
-    json.pointer("/checksums/md5")
-        .and_then(Value::as_str)
-        .filter(|md5| !md5.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| anyhow::anyhow!("Artifactory's answer for {url} has no checksums.md5"))
-}
-
 /// The images the builds make, in order: one per platform, or the common one.
 fn targets(options: &ImageOptions, settings: &BuildSettings) -> Vec<(Target, String)> {
     match settings.kind {
@@ -1117,290 +1049,9 @@ pub fn duration(elapsed: Duration) -> String {
     }
 }
 
-/// The credentials a real build needs from the user (OpenStack, the
-/// Artifactory API key), checked without running anything: for `release`,
-/// which checks every step's needs before its first step.
-pub fn require_credentials(user: &str) -> Result<()> {
-    require_openstack_credentials()?;
-    artifactory_apikey(user).map(|_| ())
-}
-
-fn require_openstack_credentials() -> Result<()> {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    if OPENSTACK_ENV.iter().any(|name| set(name)) {
-        return Ok(());
-    }
-    Err(bad!(
-        "no OpenStack credentials in the environment: neither {} is set; `source <your-project>-openrc.sh` (or set OS_CLOUD to an entry of clouds.yaml) and run again. Nothing was run.",
-        OPENSTACK_ENV.join(" nor ")
-    ))
-}
-
-/// The Artifactory API key the provisioner installs packages with: from
-/// ARTIFACTORY_APIKEY, else the first line of ~/.mobiledgex/artifactory.apikey
-/// (where build.sh reads it).
-fn artifactory_apikey(user: &str) -> Result<String> {
-    let (key, from) = read_apikey(user)?;
-    crate::runner::remember_secret(&key);
-    // A few characters would also be found inside ordinary words, and is no key.
-    if key.chars().count() < 8 {
-        return Err(bad!(
-            "the Artifactory API key in {from} is only {} characters long; that is not an API key or password",
-            key.chars().count()
-        ));
-    }
-    Ok(key)
-}
-
-/// The key and where it came from.
-fn read_apikey(user: &str) -> Result<(String, String)> {
-    if let Ok(key) = std::env::var(APIKEY_ENV) {
-        if !key.trim().is_empty() {
-            return Ok((key.trim().to_string(), APIKEY_ENV.to_string()));
-        }
-    }
-    let file = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(APIKEY_FILE));
-    if let Some(file) = &file {
-        match std::fs::read_to_string(file) {
-            Ok(text) => {
-                let key = text.lines().next().unwrap_or("").trim().to_string();
-                if key.is_empty() {
-                    return Err(bad!(
-                        "{} is empty: put the Artifactory API key of {user} on its first line",
-                        file.display()
-                    ));
-                }
-                return Ok((key, file.display().to_string()));
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(bad!("cannot read {}: {err}", file.display())),
-        }
-    }
-    Err(bad!(
-        "no Artifactory API key for {user}: set {APIKEY_ENV} or write it to ~/{APIKEY_FILE} (mode 0600), as build.sh expects. Nothing was run."
-    ))
-}
-
-/// Glance and neutron, through the openstack CLI's JSON output.
-struct OpenStack<'a> {
-    runner: &'a Runner,
-}
-
-struct Image {
-    id: String,
-    checksum: String,
-    status: String,
-}
-
-impl OpenStack<'_> {
-    /// The image of that name, or `None` when glance has none.
-    fn image(&self, name: &str) -> Result<Option<Image>> {
-        let step = Step::new(format!("look up {name} in glance"), "openstack")
-            .args(["image", "show", "-f", "json", name]);
-        let outcome = self.runner.capture(&step)?;
-        if !outcome.ok {
-            if outcome.output.contains("No Image found")
-                || outcome.output.contains("Could not find resource")
-            {
-                return Ok(None);
-            }
-            anyhow::bail!(
-                "`{}` failed: {}",
-                step.command_line(),
-                outcome.output.trim()
-            );
-        }
-        let json: Value = serde_json::from_str(&outcome.stdout)
-            .with_context(|| format!("`{}` did not answer JSON", step.command_line()))?;
-        let field = |key: &str| {
-            json.get(key)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        Ok(Some(Image {
-            id: field("id"),
-            checksum: field("checksum"),
-            status: field("status"),
-        }))
-    }
-
-    /// `openstack image list -c ID -c Name -f value`: (id, name) pairs.
-    fn image_list(&self) -> Result<Vec<(String, String)>> {
-        let step = Step::new("list glance's images", "openstack")
-            .args(["image", "list", "-c", "ID", "-c", "Name", "-f", "value"]);
-        Ok(id_name_pairs(&self.answer(&step, "is openrc sourced?")?))
-    }
-
-    /// `openstack image show -c checksum -f value <id>`.
-    fn image_checksum(&self, id: &str) -> Result<String> {
-        let step = Step::new(format!("ask glance for the checksum of {id}"), "openstack")
-            .args(["image", "show", "-c", "checksum", "-f", "value", id]);
-        let checksum = self.answer(&step, "")?.trim().to_string();
-        if checksum.is_empty() || checksum == "None" {
-            anyhow::bail!(
-                "glance has no checksum for the image {id} (`{}`)",
-                step.command_line()
-            );
-        }
-        Ok(checksum)
-    }
-
-    /// The network's id from `openstack network list -c ID -c Name -f value`,
-    /// found by its exact name, as build.sh finds it.
-    fn network_from_list(&self, name: &str) -> Result<String> {
-        let step = Step::new("list the networks", "openstack")
-            .args(["network", "list", "-c", "ID", "-c", "Name", "-f", "value"]);
-        id_name_pairs(&self.answer(&step, "is openrc sourced?")?)
-            .into_iter()
-            .find(|(_, listed)| listed == name)
-            .map(|(id, _)| id)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the network {name} is not in `{}`: the build needs it (ask the cloud's admins, or check the openrc's project)",
-                    step.command_line()
-                )
-            })
-    }
-
-    /// What a query printed; an error with its message when it failed.
-    fn answer(&self, step: &Step, hint: &str) -> Result<String> {
-        let outcome = self.runner.capture(step)?;
-        if !outcome.ok {
-            anyhow::bail!(
-                "`{}` failed{}: {}",
-                step.command_line(),
-                if hint.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({hint})")
-                },
-                outcome.output.trim()
-            );
-        }
-        Ok(outcome.stdout)
-    }
-
-    fn network(&self, name: &str) -> Result<String> {
-        let step = Step::new(format!("look up network {name}"), "openstack")
-            .args(["network", "show", "-f", "json", name]);
-        let outcome = self.runner.capture(&step)?;
-        if !outcome.ok {
-            anyhow::bail!(
-                "the network {name} was not found: `{}` said: {}",
-                step.command_line(),
-                outcome.output.trim()
-            );
-        }
-        let json: Value = serde_json::from_str(&outcome.stdout)
-            .with_context(|| format!("`{}` did not answer JSON", step.command_line()))?;
-        json.get("id")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| anyhow::anyhow!("`{}` gave no id", step.command_line()))
-    }
-}
-
-/// `<id> <name>` lines (`-c ID -c Name -f value`); a name may hold blanks.
-fn id_name_pairs(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|line| line.trim().split_once(' '))
-        .map(|(id, name)| (id.to_string(), name.trim().to_string()))
-        .collect()
-}
-
-/// The vault that holds the image's root password, GRUB hash and TOTP key.
-struct Vault<'a> {
-    runner: &'a Runner,
-    addr: String,
-}
-
-impl<'a> Vault<'a> {
-    fn new(runner: &'a Runner, settings: &BuildSettings) -> Vault<'a> {
-        Vault {
-            runner,
-            addr: format!("https://{}", settings.vault),
-        }
-    }
-
-    fn step(&self, title: &str) -> Step {
-        Step::new(title, "vault").env("VAULT_ADDR", self.addr.clone())
-    }
-
-    /// A token is needed; logging in is interactive (GitHub), so it is the user's.
-    fn require_login(&self) -> Result<()> {
-        let step = self.step("vault token lookup").args(["token", "lookup"]);
-        let outcome = self.runner.capture(&step)?;
-        if outcome.ok {
-            return Ok(());
-        }
-        Err(bad!(
-            "not logged in to vault at {}: run `VAULT_ADDR={} vault login -method=github` and try again. Nothing was built.",
-            self.addr,
-            self.addr
-        ))
-    }
-
-    /// A field build.sh reads but builds without: empty, with a warning,
-    /// when vault has none.
-    fn optional_field(&self, ctx: &Context, path: &str, field: &str) -> Result<String> {
-        match self.field(path, field) {
-            Ok(value) => Ok(value),
-            Err(_) if Runner::interrupted() => Err(AlreadyReported.into()),
-            Err(err) => {
-                ctx.warn(format!("{err:#}; building without it, as build.sh does"));
-                Ok(String::new())
-            }
-        }
-    }
-
-    /// `vault kv get -field=<field> <path>`: the secret, never shown.
-    fn field(&self, path: &str, field: &str) -> Result<String> {
-        let step = self.step(&format!("read {field} of {path}")).args([
-            "kv",
-            "get",
-            &format!("-field={field}"),
-            path,
-        ]);
-        let outcome = self.runner.capture(&step)?;
-        let value = outcome.stdout.trim_end_matches(['\n', '\r']).to_string();
-        // No child inherits a variable that holds it (see runner::env).
-        crate::runner::remember_secret(&value);
-        if !outcome.ok || value.is_empty() {
-            let said = if outcome.ok {
-                "it is empty".to_string()
-            } else {
-                // vault's error, not the value: a failed read printed no secret.
-                formats::lines(&outcome.output)
-                    .map(|(_, _, line)| line.trim())
-                    .filter(|line| !line.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            anyhow::bail!(
-                "cannot read field {field} of {path} from vault at {}: {said}",
-                self.addr
-            );
-        }
-        Ok(value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_name_pairs_read_value_lines() {
-        assert_eq!(
-            id_name_pairs("abc external-network-shared\ndef a name with blanks\n\n"),
-            [
-                ("abc".to_string(), "external-network-shared".to_string()),
-                ("def".to_string(), "a name with blanks".to_string())
-            ]
-        );
-    }
 
     #[test]
     fn summary_table_aligns_columns() {
