@@ -885,3 +885,79 @@ fn a_failing_preflight_check_runs_nothing_irreversible_and_the_version_stays_usa
         assert_released(&tree, &fakes, &again);
     }
 }
+
+#[test]
+fn the_whole_runbook_in_one_command_with_a_new_snapshot_every_platform_and_the_uploads() {
+    // The issue's own command: every step of the runbook, the .deb and the
+    // image to Artifactory (real qemu-img), nothing left by hand but the push.
+    if std::process::Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        common::skip_or_fail("qemu-img (qemu-utils) is not installed");
+        return;
+    }
+    let (tree, snapshot) = tree_with_snapshot(Layout::A, None);
+    let (fakes, server) = fakes_with(&[]);
+    let run = fakes.run(
+        &tree,
+        &[
+            "release",
+            "3.0.2",
+            "--apt-snapshot",
+            "2021-03-01",
+            "--all-platforms",
+            "--publish",
+            "--yes",
+        ],
+    );
+    run.assert_code(0);
+    let states: Vec<(String, String)> = steps(&tree)
+        .into_iter()
+        .map(|(id, state, _)| (id, state))
+        .collect();
+    let ids: Vec<&str> = states.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "bump",
+            "build-package",
+            "preflight",
+            "publish-package",
+            "chef-policy",
+            "commit",
+            "build-image:openstack",
+            "build-image:vcd",
+            "build-image:vsphere",
+            "publish-image",
+        ]
+    );
+    assert!(
+        states.iter().all(|(_, state)| state == "done"),
+        "{states:?}"
+    );
+    // The new snapshot everywhere, and the tree consistent and committed.
+    let new_snapshot = snapshot.replace("2021-02-01", "2021-03-01");
+    assert!(tree
+        .read("openstack-tenant/packer/build.sh")
+        .contains(&new_snapshot));
+    tree.xtask(&["check"]).assert_code(0);
+    // What reached Artifactory: the .deb, then the compressed image.
+    let puts: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.path.split(';').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        puts,
+        [
+            "/artifactory/packages/pool/mobiledgex_3.0.2_amd64.deb",
+            "/artifactory/baseimages/mobiledgex-v3.0.2.qcow2",
+        ]
+    );
+    assert_eq!(count(&fakes.calls(), "packer build"), 3);
+    assert_eq!(count(&fakes.calls(), "chef push"), 0);
+    assert!(run.stdout.contains("chef-push"), "{}", run.stdout);
+}
