@@ -43,6 +43,7 @@ mod install_hooks;
 mod lock;
 mod mentions;
 mod output;
+mod paths;
 mod plan;
 mod publish_image;
 mod release;

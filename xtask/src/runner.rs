@@ -34,8 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, Result};
 use xshell::{cmd, Shell};
 
-use crate::bad;
-use crate::sites::paths;
+use crate::{bad, paths};
 
 pub use env::remember as remember_secret;
 pub use progress::{bytes as human_bytes, Meter, Progress};

@@ -1,6 +1,11 @@
 //! The version sites of the monorepo (ids of `shared/spec/monorepo-files.md`):
 //! where each lives, which editor finds it, and how many matches are expected.
 //! `load` reads only the files that hold sites, so its cost does not grow with the tree.
+//!
+//! One file on purpose (~565 lines without tests): a site's id, the name that
+//! finds it, its field in `Inventory` and its lines in `load` change together
+//! whenever a site is added, and `load` reads best as one walk over the
+//! monorepo's files. The paths every module shares live in `paths.rs`.
 
 use std::ops::Range;
 
@@ -13,46 +18,9 @@ use crate::formats::ruby::{self, Attribute, Precedence, Requirement, RunList};
 use crate::formats::{go, makefile, shell, Found};
 use crate::tree::{read_text, Tree};
 
-/// Every path the xtask knows, relative to the monorepo root.
-pub mod paths {
-    pub const PACKAGE_DIR: &str = "openstack-tenant/packages/mobiledgex";
-    pub const MAKEFILE: &str = "openstack-tenant/packages/mobiledgex/Makefile";
-    pub const DEPENDENCIES: &str = "openstack-tenant/packages/mobiledgex/dependencies";
-    /// The old split layout, refused with an explanation.
-    pub const SPLIT_DEPENDENCIES: &str = "openstack-tenant/packages/mobiledgex/dependencies.common";
-    pub const PROPS_GO: &str = "vmlayer/props.go";
-    pub const PACKAGE_VERSION_GO: &str = "version/package-version.go";
-    pub const PACKER_DIR: &str = "openstack-tenant/packer";
-    pub const PACKER_BUILD_SH: &str = "openstack-tenant/packer/build.sh";
-    /// What the package's Makefile runs to make the .deb.
-    pub const PACKAGE_BUILD_SH: &str = "openstack-tenant/packages/build.sh";
-    /// The packer template, in PACKER_DIR (packer runs there).
-    pub const PACKER_TEMPLATE: &str = "packer_template.mobiledgex.json";
-    pub const DOCKER_IMAGE_CACHE: &str = "openstack-tenant/packer/docker-image-cache.txt";
-    pub const CHEF_DIR: &str = "chef";
-    pub const COOKBOOKS_DIR: &str = "chef/cookbooks";
-    pub const POLICYFILES_DIR: &str = "chef/policyfiles";
-    pub const UPGRADE_COOKBOOK: &str = "upgrade_mobiledgex_package";
-    pub const RECIPE: &str = "chef/cookbooks/upgrade_mobiledgex_package/recipes/default.rb";
-    pub const ATTRIBUTES: &str = "chef/cookbooks/upgrade_mobiledgex_package/attributes/default.rb";
-    pub const BASE_POLICY: &str = "chef/policyfiles/base.rb";
-    pub const BASE_LOCK: &str = "chef/policyfiles/base.lock.json";
-    /// Where the xtask keeps logs and release state (ignored by git).
-    pub const XTASK_STATE_DIR: &str = "target/xtask";
-
-    pub fn cookbook_dir(name: &str) -> String {
-        format!("{COOKBOOKS_DIR}/{name}")
-    }
-
-    pub fn metadata(cookbook: &str) -> String {
-        format!("{COOKBOOKS_DIR}/{cookbook}/metadata.rb")
-    }
-
-    /// `chef/policyfiles/base.rb` → `chef/policyfiles/base.lock.json`.
-    pub fn lock_for(policyfile: &str) -> String {
-        format!("{}.lock.json", policyfile.trim_end_matches(".rb"))
-    }
-}
+// The paths live in a leaf module (the runner needs them, and sites → tree →
+// runner must not loop back); re-exported so `sites::paths` keeps working.
+pub(crate) use crate::paths;
 
 /// Site ids, as in the spec.
 pub mod ids {
