@@ -91,9 +91,7 @@ impl Credentials {
 
     /// `user = "u:p"`: a curl config line, for `curl --config -`.
     fn curl_config(&self) -> Vec<u8> {
-        let both = format!("{}:{}", self.user, self.password);
-        let escaped = both.replace('\\', "\\\\").replace('"', "\\\"");
-        format!("user = \"{escaped}\"\n").into_bytes()
+        curl_user_config(&self.user, &self.password)
     }
 }
 
@@ -462,9 +460,16 @@ pub fn excerpt(body: &str) -> String {
     }
 }
 
-/// curl as every request to Artifactory uses it: its configuration (the
+/// `user = "u:p"`, quoted for curl's config syntax: how credentials reach
+/// curl (`--config -`, on its standard input), never as an argument.
+pub fn curl_user_config(user: &str, password: &str) -> Vec<u8> {
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("user = \"{}:{}\"\n", quote(user), quote(password)).into_bytes()
+}
+
+/// curl as every request with credentials uses it: its configuration (the
 /// credentials) on standard input, quiet but for errors, a bounded connection wait.
-fn curl(title: String) -> Step {
+pub fn curl(title: impl Into<String>) -> Step {
     Step::new(title, "curl").args([
         // First, or curl reads ~/.curlrc anyway: a `verbose` there would
         // print the Authorization header.

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::credentials::{APIKEY_ENV, APIKEY_FILE};
 use super::BuildSettings;
+use crate::artifactory;
 use crate::bad;
 use crate::context::Context;
 use crate::error::AlreadyReported;
@@ -29,26 +30,9 @@ pub(super) fn artifactory_checksum(
         settings.artifactory_url,
         settings.cloud_image_path()
     );
-    let both = format!("{user}:{apikey}");
-    let config = format!(
-        "user = \"{}\"\n",
-        both.replace('\\', "\\\\").replace('"', "\\\"")
-    );
-    let step = Step::new("ask Artifactory for the cloud image's checksum", "curl")
-        .args([
-            "-q",
-            "--config",
-            "-",
-            "--silent",
-            "--show-error",
-            "--location",
-            "--connect-timeout",
-            "30",
-            "--write-out",
-            "\n%{http_code}",
-            &url,
-        ])
-        .stdin(config.into_bytes())
+    let step = artifactory::curl("ask Artifactory for the cloud image's checksum")
+        .args(["--location", "--write-out", "\n%{http_code}", &url])
+        .stdin(artifactory::curl_user_config(user, apikey))
         .secret(apikey);
     let outcome = runner.capture(&step)?;
     if !outcome.ok {

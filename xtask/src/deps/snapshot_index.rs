@@ -751,13 +751,7 @@ fn apt_machine_matches(machine: &str, url: &Url) -> bool {
 /// A curl config (`-K`) that logs in as `found`; quoted so that any byte of a
 /// password survives.
 fn curl_config(found: &Found) -> Vec<u8> {
-    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-    format!(
-        "user = \"{}:{}\"\n",
-        quote(&found.login),
-        quote(&found.password)
-    )
-    .into_bytes()
+    crate::artifactory::curl_user_config(&found.login, &found.password)
 }
 
 #[cfg(test)]
