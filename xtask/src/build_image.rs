@@ -31,8 +31,8 @@ use crate::formats;
 use crate::plan::Plan;
 use crate::runner::{Runner, Step};
 use crate::semver::Semver;
-use crate::sites::{self, paths, Inventory};
-use crate::tree::{read_text, WorkTree};
+use crate::sites::{paths, Inventory};
+use crate::tree::read_text;
 
 mod cloud;
 mod credentials;
@@ -132,9 +132,7 @@ pub struct BuildResult {
 
 impl flags::BuildImage {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let inventory = sites::load(&WorkTree {
-            root: ctx.root.clone(),
-        })?;
+        let inventory = ctx.inventory()?;
         let options = self.options(ctx, &inventory)?;
         ctx.require_answerable(self.confirm)?;
         let runner = Runner::for_root(&ctx.root)?;
@@ -222,9 +220,7 @@ pub fn build_images(
     runner: &Runner,
     options: &ImageOptions,
 ) -> Result<Vec<BuildResult>> {
-    let inventory = sites::load(&WorkTree {
-        root: ctx.root.clone(),
-    })?;
+    let inventory = ctx.inventory()?;
     let prepared = preflight(ctx, runner, &inventory, options, Mode::Build)?;
     ctx.say(prepared.plan.render(&ctx.paint).trim_end());
     build(ctx, runner, prepared)
@@ -246,9 +242,7 @@ fn targets(options: &ImageOptions, settings: &BuildSettings) -> Vec<(Target, Str
 /// template with OUTPUT_IMAGE_NAME filled in (the real template also builds
 /// `<name>-dbg`); just `name` when the template says nothing readable.
 pub fn template_outputs(ctx: &Context, name: &str) -> Vec<String> {
-    let tree = WorkTree {
-        root: ctx.root.clone(),
-    };
+    let tree = ctx.work_tree();
     let text = read_text(&tree, &format!("{}/{TEMPLATE}", paths::PACKER_DIR))
         .ok()
         .flatten()

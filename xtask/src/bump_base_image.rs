@@ -12,7 +12,6 @@ use crate::rules::{self, Finding, Severity};
 use crate::runner::Runner;
 use crate::semver::Semver;
 use crate::sites::{self, Inventory, Site};
-use crate::tree::WorkTree;
 use crate::{bad, cookbooks, deps, flags, git, mentions};
 
 impl flags::BumpBaseImage {
@@ -22,9 +21,7 @@ impl flags::BumpBaseImage {
             sites::validate_snapshot_date(date).map_err(|why| bad!("--apt-snapshot: {why}"))?;
         }
         let runner = Runner::for_root(&ctx.root)?;
-        let inventory = sites::load(&WorkTree {
-            root: ctx.root.clone(),
-        })?;
+        let inventory = ctx.inventory()?;
         check_new_version(
             &inventory,
             &version.to_string(),

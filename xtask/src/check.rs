@@ -8,7 +8,7 @@ use crate::error::AlreadyReported;
 use crate::rules::{self, Baseline, Finding, Severity};
 use crate::runner::Runner;
 use crate::sites::{self, Inventory};
-use crate::tree::{GitTree, WorkTree};
+use crate::tree::GitTree;
 use crate::{bad, flags, git};
 
 impl flags::Check {
@@ -54,9 +54,7 @@ impl flags::Check {
                 git::comment_only_changes(runner, &ctx.root, "HEAD", &index, &baseline.changed)?;
             return Ok((inventory, Some(baseline)));
         }
-        let work_tree = WorkTree {
-            root: ctx.root.clone(),
-        };
+        let work_tree = ctx.work_tree();
         let inventory = sites::load(&work_tree)?;
         let Some(rev) = &self.since else {
             return Ok((inventory, None));

@@ -18,8 +18,6 @@ use crate::error::AlreadyReported;
 use crate::flags;
 use crate::rules::{Finding, Severity};
 use crate::runner::Runner;
-use crate::sites::{self, Inventory};
-use crate::tree::WorkTree;
 
 mod execute;
 mod steps;
@@ -37,7 +35,7 @@ impl flags::ChefPolicy {
         )?;
         ctx.require_answerable(self.confirm)?;
         let runner = Runner::for_root(&ctx.root)?;
-        let inventory = load(ctx)?;
+        let inventory = ctx.inventory()?;
         let work = plan(ctx, &runner, &inventory, &request)?;
         if work.nothing_to_do() {
             ctx.say(format!(
@@ -86,7 +84,7 @@ impl flags::ChefPolicy {
 /// already): chef follows the package version and, given one, the APT snapshot.
 pub fn update(ctx: &Context, runner: &Runner, apt_snapshot: Option<&str>) -> Result<()> {
     let request = PolicyRequest::new(apt_snapshot, None)?;
-    let inventory = load(ctx)?;
+    let inventory = ctx.inventory()?;
     let work = plan(ctx, runner, &inventory, &request)?;
     if work.nothing_to_do() {
         ctx.say(format!(
@@ -101,12 +99,6 @@ pub fn update(ctx: &Context, runner: &Runner, apt_snapshot: Option<&str>) -> Res
     }
     ctx.say(work.plan.render(&ctx.paint).trim_end());
     execute(ctx, runner, work)
-}
-
-fn load(ctx: &Context) -> Result<Inventory> {
-    sites::load(&WorkTree {
-        root: ctx.root.clone(),
-    })
 }
 
 fn report_blocking(ctx: &Context, blocking: &[Finding], severity: Severity) {

@@ -18,8 +18,8 @@ use crate::formats::{go, lock_json};
 use crate::plan::Plan;
 use crate::rules;
 use crate::runner::{Runner, Step};
-use crate::sites::{self, paths, Inventory};
-use crate::tree::{read_text, WorkTree};
+use crate::sites::{paths, Inventory};
+use crate::tree::read_text;
 use crate::{bad, build_package, deps, flags, git};
 
 const WARNING: &str =
@@ -45,9 +45,7 @@ impl flags::ChefPush {
         }
         let runner = build_package::runner(ctx)?;
         runner.require_tools(&["chef", "git", "curl"])?;
-        let inventory = sites::load(&WorkTree {
-            root: ctx.root.clone(),
-        })?;
+        let inventory = ctx.inventory()?;
         refuse_unless_consistent(ctx, &inventory)?;
         let lock = read_lock(ctx)?;
 
@@ -190,9 +188,7 @@ fn refuse_unless_consistent(ctx: &Context, inventory: &Inventory) -> Result<()> 
 }
 
 fn read_lock(ctx: &Context) -> Result<Value> {
-    let tree = WorkTree {
-        root: ctx.root.clone(),
-    };
+    let tree = ctx.work_tree();
     let text = read_text(&tree, paths::BASE_LOCK)?.ok_or_else(|| {
         bad!(
             "{} is missing: cargo xtask chef-policy writes it",
@@ -414,9 +410,7 @@ fn image_folder(ctx: &Context, artifactory: Option<&str>) -> Result<String> {
             artifactory::base_url(Some(url))?
         ));
     }
-    let tree = WorkTree {
-        root: ctx.root.clone(),
-    };
+    let tree = ctx.work_tree();
     let text = read_text(&tree, paths::PROPS_GO)?.unwrap_or_default();
     match go::string_var(&text, IMAGE_PATH_VAR).as_slice() {
         [found] => artifactory::checked_url(

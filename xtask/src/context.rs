@@ -8,8 +8,9 @@ use anyhow::{Context as _, Result};
 
 use crate::bad;
 use crate::flags::{Confirm, Xtask};
-use crate::sites::paths;
+use crate::sites::{self, paths, Inventory};
 use crate::style::Paint;
+use crate::tree::WorkTree;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -141,6 +142,19 @@ impl Context {
         };
         ctx.detail("no edge-cloud-infra checkout here: working without one");
         Ok((ctx, false))
+    }
+
+    /// The checkout's working tree, to read from.
+    pub fn work_tree(&self) -> WorkTree {
+        WorkTree {
+            root: self.root.clone(),
+        }
+    }
+
+    /// Every version site of the working tree (a missing or malformed site:
+    /// bad input, exit 2).
+    pub fn inventory(&self) -> Result<Inventory> {
+        sites::load(&self.work_tree())
     }
 
     /// An absolute path for a path relative to the root.

@@ -20,7 +20,6 @@ use crate::debian::version::{upstream_only, without_revision, DebVersion};
 use crate::flags;
 use crate::rules::{self, Finding, KUBERNETES_PACKAGES};
 use crate::sites::{self, paths, Inventory};
-use crate::tree::WorkTree;
 
 pub use outdated::preflight_against_snapshot;
 pub use sync::sync_into;
@@ -62,12 +61,6 @@ pub fn snapshot_lists(
         .iter()
         .any(|v| v == version);
     Ok((listed, snapshot.source))
-}
-
-pub fn load(ctx: &Context) -> Result<Inventory> {
-    sites::load(&WorkTree {
-        root: ctx.root.clone(),
-    })
 }
 
 /// What to do when only some of kubeadm, kubectl and kubelet move.

@@ -9,8 +9,7 @@ use crate::build_package;
 use crate::bump_base_image;
 use crate::context::Context;
 use crate::flags;
-use crate::sites::{self, Inventory};
-use crate::tree::WorkTree;
+use crate::sites::Inventory;
 
 mod edits;
 mod execute;
@@ -88,9 +87,7 @@ impl flags::Release {
 }
 
 fn load_inventory(ctx: &Context) -> Result<Inventory> {
-    sites::load(&WorkTree {
-        root: ctx.root.clone(),
-    })
+    ctx.inventory()
 }
 
 /// A new release replaces a recorded one: say what is dropped.

@@ -6,8 +6,7 @@ use serde_json::{json, Value};
 use crate::context::Context;
 use crate::flags;
 use crate::rules::{self, Finding, Severity};
-use crate::sites::{self, ids, ChefLayout, Site};
-use crate::tree::WorkTree;
+use crate::sites::{ids, ChefLayout, Site};
 
 /// The groups `versions` shows: each a rule and the sites it judges.
 const GROUPS: [(&str, &str); 8] = [
@@ -75,9 +74,7 @@ impl flags::Versions {
     ///
     /// `check --json` prints `{ "findings": [Finding, …], "errors": N, "warnings": N }`.
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let inventory = sites::load(&WorkTree {
-            root: ctx.root.clone(),
-        })?;
+        let inventory = ctx.inventory()?;
         let findings = rules::evaluate(&inventory, None);
         let layout = match inventory.chef_layout {
             ChefLayout::A => "A",

@@ -9,7 +9,7 @@ use crate::bad;
 use crate::context::Context;
 use crate::formats::{self, shell};
 use crate::sites::paths;
-use crate::tree::{read_text, WorkTree};
+use crate::tree::read_text;
 
 /// Which kind of `packer/build.sh` a tree has, told from its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,9 +169,7 @@ impl BuildSettings {
 }
 
 fn read_build_sh(ctx: &Context) -> Result<String> {
-    let tree = WorkTree {
-        root: ctx.root.clone(),
-    };
+    let tree = ctx.work_tree();
     read_text(&tree, paths::PACKER_BUILD_SH)?
         .ok_or_else(|| bad!("{} not found", paths::PACKER_BUILD_SH))
 }

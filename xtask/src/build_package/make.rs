@@ -12,7 +12,6 @@ use crate::context::Context;
 use crate::error::AlreadyReported;
 use crate::runner::{Runner, Step};
 use crate::sites::{self, paths};
-use crate::tree::WorkTree;
 
 use super::{Build, BUILD_SH, MAKE_WRITES_UNDER};
 
@@ -32,9 +31,7 @@ impl Build {
             return Ok(());
         }
         // The version make wrote, read as `check` reads it.
-        let tree = WorkTree {
-            root: ctx.root.clone(),
-        };
+        let tree = ctx.work_tree();
         let written = sites::load(&tree)
             .ok()
             .map(|inventory| inventory.generated_version.value);

@@ -16,7 +16,7 @@ use crate::formats::makefile;
 use crate::rules::{self, Severity};
 use crate::runner::Runner;
 use crate::sites::{self, paths};
-use crate::tree::{read_text, WorkTree};
+use crate::tree::read_text;
 
 use super::make::{make, make_clean};
 use super::publish::{destination, upload_name};
@@ -52,9 +52,7 @@ pub(super) struct Script {
 
 impl Script {
     pub(super) fn read(ctx: &Context, package: &Package) -> Result<Script> {
-        let tree = WorkTree {
-            root: ctx.root.clone(),
-        };
+        let tree = ctx.work_tree();
         let text = read_text(&tree, BUILD_SH)?.unwrap_or_default();
         let args = [
             package.name.as_str(),
@@ -251,9 +249,7 @@ impl Build {
 
 /// Reads the package from the tree, refusing a tree that `check` finds errors in.
 pub(super) fn read_package(ctx: &Context) -> Result<Package> {
-    let tree = WorkTree {
-        root: ctx.root.clone(),
-    };
+    let tree = ctx.work_tree();
     let inventory = sites::load(&tree)?;
     let findings = rules::evaluate(&inventory, None);
     let (errors, stale_locks) = rules::blocking(&findings, &[rules::POLICY_LOCK], &ctx.paint);

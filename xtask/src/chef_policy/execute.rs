@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use super::work::{PolicyWork, Upload};
-use super::{load, write};
+use super::write;
 use crate::changeset::Changeset;
 use crate::context::Context;
 use crate::error::AlreadyReported;
@@ -77,9 +77,7 @@ pub(super) fn execute(ctx: &Context, runner: &Runner, work: PolicyWork) -> Resul
         let lock = paths::lock_for(policy);
         // The lock as it was, to put back byte for byte if `chef install`
         // does not write a new one.
-        let tree = crate::tree::WorkTree {
-            root: ctx.root.clone(),
-        };
+        let tree = ctx.work_tree();
         let kept = match crate::tree::Tree::read(&tree, &lock)? {
             Some(bytes) => {
                 use std::os::unix::fs::PermissionsExt as _;
@@ -109,7 +107,7 @@ pub(super) fn execute(ctx: &Context, runner: &Runner, work: PolicyWork) -> Resul
         }
         verify_lock(ctx, policy, work.upload.as_ref())?;
     }
-    let findings = rules::evaluate(&load(ctx)?, None);
+    let findings = rules::evaluate(&ctx.inventory()?, None);
     let errors = rules::count(&findings, Severity::Error);
     if errors > 0 {
         for finding in findings.iter().filter(|f| f.severity == Severity::Error) {
@@ -163,7 +161,7 @@ fn server_versions(name: &str, outcome: &crate::runner::Outcome) -> Option<Vec<S
 /// they are now): it must lock every pin of its policy, the new cookbook
 /// version among them, and carry the policy's literal attributes.
 fn verify_lock(ctx: &Context, policy_path: &str, upload: Option<&Upload>) -> Result<()> {
-    let inventory = load(ctx)?;
+    let inventory = ctx.inventory()?;
     let lock_path = paths::lock_for(policy_path);
     let Some(policy) = inventory.policies.iter().find(|p| p.path == policy_path) else {
         anyhow::bail!("{policy_path} disappeared while its lock was regenerated");

@@ -79,7 +79,7 @@ impl flags::DepsFix {
                 self.from_log.display()
             ));
         }
-        let inventory = super::load(ctx)?;
+        let inventory = ctx.inventory()?;
         let mut wanted = BTreeMap::new();
         let mut said = Vec::new();
         let mut left = Vec::new();

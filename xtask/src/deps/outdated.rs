@@ -168,7 +168,7 @@ pub fn sync_command(source: &IndexSource) -> String {
 
 impl flags::DepsOutdated {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let inventory = super::load(ctx)?;
+        let inventory = ctx.inventory()?;
         let (_runner, snapshot) = read_source(ctx, &inventory, &self.source)?;
         let checks = check_all(&inventory, &snapshot.index)?;
         if self.json {

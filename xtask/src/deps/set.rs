@@ -48,7 +48,7 @@ impl flags::DepsSet {
                 "nothing to set: pass NAME=VERSION pairs and/or --kubernetes VERSION"
             ));
         }
-        let inventory = super::load(ctx)?;
+        let inventory = ctx.inventory()?;
         let mut changes = Changeset::new(&ctx.root);
         let moved = super::repin(&inventory, &wanted, Trio::Refuse, &mut changes)?;
         if wanted.contains_key("chef") {

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::context::Context;
 
 pub fn run(ctx: &Context, json: bool) -> Result<()> {
-    let inventory = super::load(ctx)?;
+    let inventory = ctx.inventory()?;
     let deps = &inventory.dependencies;
     if json {
         let pins: Vec<_> = deps

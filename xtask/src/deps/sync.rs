@@ -121,7 +121,7 @@ fn plan_trio(index: &PackagesIndex, trio: &[&PinCheck], plan: &mut Plan) {
 
 impl flags::DepsSync {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let inventory = super::load(ctx)?;
+        let inventory = ctx.inventory()?;
         let (_runner, snapshot) = outdated::read_source(ctx, &inventory, &self.source)?;
         let checks = outdated::check_all(&inventory, &snapshot.index)?;
         let plan = plan(&snapshot.index, &checks);

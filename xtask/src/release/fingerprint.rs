@@ -11,7 +11,7 @@ use crate::checksum;
 use crate::context::Context;
 use crate::semver::Semver;
 use crate::sites::paths;
-use crate::tree::{Tree as _, WorkTree};
+use crate::tree::Tree as _;
 
 /// What a done step's result depends on: the version sites and the package's inputs.
 pub(super) fn fingerprint(ctx: &Context, release: &Release) -> Result<Value> {
@@ -30,9 +30,7 @@ pub(super) fn fingerprint(ctx: &Context, release: &Release) -> Result<Value> {
 /// `packages/build.sh`, each as `path → sha1 of its mode and bytes`. What
 /// make itself writes there (`mobiledgex_<version>/`, the .deb) is output.
 fn package_inputs(ctx: &Context) -> Result<Value> {
-    let tree = WorkTree {
-        root: ctx.root.clone(),
-    };
+    let tree = ctx.work_tree();
     let mut files = serde_json::Map::new();
     let mut add = |rel: &str, meta: &std::fs::Metadata| -> Result<()> {
         use std::os::unix::fs::PermissionsExt as _;
@@ -77,9 +75,7 @@ fn package_inputs(ctx: &Context) -> Result<Value> {
 
 /// The Makefile's `PACKAGE` (`mobiledgex`): make's output is named after it.
 fn package_name(ctx: &Context) -> String {
-    let tree = WorkTree {
-        root: ctx.root.clone(),
-    };
+    let tree = ctx.work_tree();
     crate::tree::read_text(&tree, paths::MAKEFILE)
         .ok()
         .flatten()

@@ -14,7 +14,6 @@ use crate::changeset::Changeset;
 use crate::context::Context;
 use crate::flags::Platform;
 use crate::runner::Runner;
-use crate::tree::WorkTree;
 
 pub const STATE_FILE: &str = "target/xtask/release.json";
 
@@ -232,9 +231,7 @@ pub fn save(ctx: &Context, release: &Release) -> Result<()> {
 
 pub fn load(ctx: &Context) -> Result<Release> {
     // Bounded, and never a FIFO or a device (which would hang `--status`).
-    let tree = WorkTree {
-        root: ctx.root.clone(),
-    };
+    let tree = ctx.work_tree();
     let Some(text) = crate::tree::read_text(&tree, STATE_FILE)? else {
         return Err(bad!(
             "no release is recorded in {STATE_FILE}; start one with cargo xtask release <VERSION>"
