@@ -135,7 +135,7 @@ impl flags::BuildImage {
         let inventory = ctx.inventory()?;
         let options = self.options(ctx, &inventory)?;
         ctx.require_answerable(self.confirm)?;
-        let runner = Runner::for_root(&ctx.root)?;
+        let runner = ctx.runner()?;
         let mode = if self.confirm.dry_run {
             Mode::DryRun
         } else {

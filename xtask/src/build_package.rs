@@ -26,7 +26,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use crate::artifactory::{Credentials, Target};
-use crate::context::{Context, Verbosity};
+use crate::context::Context;
 use crate::error::AlreadyReported;
 use crate::runner::{Outcome, Runner};
 use crate::sites::paths;
@@ -138,8 +138,7 @@ pub fn publish(ctx: &Context, runner: &Runner, options: &Options) -> Result<Buil
 
 /// A runner for the monorepo, as loud as the context.
 pub fn runner(ctx: &Context) -> Result<Runner> {
-    let mut runner = Runner::for_root(&ctx.root)?;
-    runner.set_quiet(ctx.verbosity == Verbosity::Quiet);
+    let runner = ctx.runner()?;
     Ok(runner)
 }
 

@@ -20,7 +20,7 @@ impl flags::BumpBaseImage {
         if let Some(date) = &self.apt_snapshot {
             sites::validate_snapshot_date(date).map_err(|why| bad!("--apt-snapshot: {why}"))?;
         }
-        let runner = Runner::for_root(&ctx.root)?;
+        let runner = ctx.runner()?;
         let inventory = ctx.inventory()?;
         check_new_version(
             &inventory,

@@ -13,7 +13,7 @@ use crate::{bad, flags, git};
 
 impl flags::Check {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = Runner::for_root(&ctx.root)?;
+        let runner = ctx.runner()?;
         let (inventory, baseline) = self.judged(ctx, &runner)?;
         let mut findings = rules::evaluate(&inventory, baseline.as_ref());
         if let Some(baseline) = &baseline {

@@ -34,7 +34,7 @@ impl flags::ChefPolicy {
             self.cookbook_version.as_deref(),
         )?;
         ctx.require_answerable(self.confirm)?;
-        let runner = Runner::for_root(&ctx.root)?;
+        let runner = ctx.runner()?;
         let inventory = ctx.inventory()?;
         let work = plan(ctx, &runner, &inventory, &request)?;
         if work.nothing_to_do() {

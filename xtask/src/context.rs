@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 
 use crate::bad;
 use crate::flags::{Confirm, Xtask};
+use crate::runner::Runner;
 use crate::sites::{self, paths, Inventory};
 use crate::style::Paint;
 use crate::tree::WorkTree;
@@ -142,6 +143,14 @@ impl Context {
         };
         ctx.detail("no edge-cloud-infra checkout here: working without one");
         Ok((ctx, false))
+    }
+
+    /// The runner for this checkout: tools run from the root, their logs go
+    /// under target/xtask/logs, and with -q their output goes only there.
+    pub fn runner(&self) -> Result<Runner> {
+        let mut runner = Runner::for_root(&self.root)?;
+        runner.set_quiet(self.verbosity == Verbosity::Quiet);
+        Ok(runner)
     }
 
     /// The checkout's working tree, to read from.

@@ -20,7 +20,7 @@ use crate::{artifactory, build_package};
 
 impl flags::Doctor {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = Runner::for_root(&ctx.root)?;
+        let runner = ctx.runner()?;
         let groups = examine(ctx, &runner);
         let mut missing: Vec<&str> = Vec::new();
         for need in groups.iter().flat_map(|group| &group.needs) {

@@ -10,7 +10,6 @@ use anyhow::{Context as _, Result};
 
 use crate::changeset::Changeset;
 use crate::context::Context;
-use crate::runner::Runner;
 use crate::{bad, flags, git};
 
 /// Marks a hook as ours: only such a hook is replaced without --force.
@@ -178,7 +177,7 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
 
 impl flags::InstallHooks {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = Runner::for_root(&ctx.root)?;
+        let runner = ctx.runner()?;
         git::require_repository(&runner, &ctx.root, "install-hooks")?;
         let hooks = git::hooks_dir(&runner, &ctx.root)?;
         if !hooks.is_dir() {

@@ -88,7 +88,7 @@ impl flags::PublishImage {
             artifactory: self.artifactory.clone(),
         };
         ctx.require_answerable(self.confirm)?;
-        let mut runner = Runner::for_root(&ctx.root)?;
+        let mut runner = ctx.runner()?;
         let state = state_dir(checkout)?;
         if checkout.is_none() {
             // Beside the images: `~/.cache/xtask/logs`.

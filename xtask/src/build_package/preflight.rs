@@ -102,7 +102,7 @@ impl Build {
         if options.publish {
             tools.push("curl");
         }
-        Runner::for_root(&ctx.root)?.require_tools(&tools)?;
+        ctx.runner()?.require_tools(&tools)?;
 
         let mut credentials = None;
         if options.publish {

@@ -132,7 +132,7 @@ pub fn read_source(
 ) -> Result<(Runner, Snapshot)> {
     let location = snapshot_index::locate(inventory, source)?;
     refuse_bad_lines(inventory)?;
-    let runner = Runner::for_root(&ctx.root)?;
+    let runner = ctx.runner()?;
     let snapshot = snapshot_index::read(ctx, &runner, &location, Some(pinned_names(inventory)))?;
     Ok((runner, snapshot))
 }

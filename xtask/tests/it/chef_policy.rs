@@ -476,3 +476,46 @@ fn check_errors_block_the_upload() {
     assert_eq!(fakes.calls(), Vec::<String>::new());
     assert_eq!(monorepo_files(&tree), before);
 }
+
+#[test]
+fn quiet_keeps_the_tools_output_in_the_logs_only() {
+    // -q works the same in every command: chef-policy's knife and chef too.
+    let loud_tree = bumped(Layout::A);
+    let fakes = server();
+    let loud = fakes.run(&loud_tree, &["chef-policy", "--yes"]);
+    loud.assert_code(0);
+    assert!(
+        loud.stdout.contains("Building policy base"),
+        "{}",
+        loud.stdout
+    );
+
+    let quiet_tree = bumped(Layout::A);
+    let fakes = server();
+    let quiet = fakes.run(&quiet_tree, &["-q", "chef-policy", "--yes"]);
+    quiet.assert_code(0);
+    assert!(
+        !quiet.all().contains("Building policy base"),
+        "{}",
+        quiet.all()
+    );
+    // Still done, and still in the step's log.
+    assert_eq!(
+        lock_json(&quiet_tree, BASE_LOCK)["cookbook_locks"][COOKBOOK]["version"],
+        "1.0.15"
+    );
+    let logs = quiet_tree.path("target/xtask/logs");
+    let logged = walkdir::WalkDir::new(&logs)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .any(|e| {
+            std::fs::read_to_string(e.path())
+                .is_ok_and(|text| text.contains("Building policy base"))
+        });
+    assert!(
+        logged,
+        "no log under {} holds chef's output",
+        logs.display()
+    );
+}
