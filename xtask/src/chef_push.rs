@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::artifactory::{self, Presence, Target};
 use crate::context::Context;
 use crate::error::AlreadyReported;
-use crate::formats::{go, lock_json};
+use crate::formats::lock_json;
 use crate::plan::Plan;
 use crate::rules;
 use crate::runner::{Runner, Step};
@@ -29,10 +29,6 @@ const WARNING: &str =
 
 /// The Debian package the policy upgrades VMs to.
 const PACKAGE: &str = "mobiledgex";
-/// Where cloudlets download base images from (`vmlayer/props.go`).
-const IMAGE_PATH_VAR: &str = "DefaultCloudletVMImagePath";
-/// The Artifactory folder of the base images, under the base URL.
-const BASEIMAGES: &str = "baseimages";
 
 impl flags::ChefPush {
     pub fn run(self, ctx: &Context) -> Result<()> {
@@ -359,14 +355,15 @@ fn image_published(
     version: &str,
     guards: &mut Guards,
 ) {
-    let folder = match image_folder(ctx, artifactory) {
-        Ok(folder) => folder,
-        Err(err) => return guards.refuse(ctx, format!("{err:#}")),
-    };
+    let (folder, file_name) =
+        match crate::publish_image::image_in_artifactory(ctx, artifactory, version) {
+            Ok(found) => found,
+            Err(err) => return guards.refuse(ctx, format!("{err:#}")),
+        };
     // A HEAD request on one file, as for the .deb (Target's deb fields are unused).
     let target = Target {
         pool: folder,
-        file_name: format!("{}{version}.qcow2", crate::build_image::IMAGE_PREFIX),
+        file_name,
         distribution: String::new(),
         component: String::new(),
         architecture: String::new(),
@@ -398,26 +395,6 @@ fn image_published(
             ctx,
             format!("{err:#}; set ARTIFACTORY_URL (or --artifactory) for another Artifactory"),
         ),
-    }
-}
-
-/// `<base>/baseimages` from --artifactory/ARTIFACTORY_URL, else props.go's
-/// `DefaultCloudletVMImagePath`, else the default Artifactory's.
-fn image_folder(ctx: &Context, artifactory: Option<&str>) -> Result<String> {
-    if let Some(url) = artifactory.map(str::trim).filter(|u| !u.is_empty()) {
-        return Ok(format!(
-            "{}/{BASEIMAGES}",
-            artifactory::base_url(Some(url))?
-        ));
-    }
-    let tree = ctx.work_tree();
-    let text = read_text(&tree, paths::PROPS_GO)?.unwrap_or_default();
-    match go::string_var(&text, IMAGE_PATH_VAR).as_slice() {
-        [found] => artifactory::checked_url(
-            &found.value,
-            &format!("{IMAGE_PATH_VAR} in {}:{}", paths::PROPS_GO, found.line),
-        ),
-        _ => Ok(format!("{}/{BASEIMAGES}", artifactory::DEFAULT_URL)),
     }
 }
 

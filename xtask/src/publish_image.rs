@@ -147,6 +147,24 @@ pub fn artifact_name(version: &str, debug: bool) -> String {
     )
 }
 
+/// Where the base image of `version` is in Artifactory, found as
+/// publish-image puts it there: its folder's URL and its file name (for
+/// chef-push's guard that the image a policy needs is published).
+pub fn image_in_artifactory(
+    ctx: &Context,
+    given: Option<&str>,
+    version: &str,
+) -> Result<(String, String)> {
+    let file = artifact_name(version, false);
+    let location = upload::Location::find(ctx, Some(&ctx.root), given, &file)?;
+    let url = location.url();
+    let folder = url
+        .strip_suffix(&format!("/{file}"))
+        .unwrap_or(&url)
+        .to_string();
+    Ok((folder, file))
+}
+
 /// Preflight passed: the plan and what the steps need.
 struct Prepared {
     plan: Plan,
