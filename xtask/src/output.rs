@@ -53,25 +53,10 @@ fn closed_pipe() {
     die_of_sigpipe();
 }
 
-const SIGPIPE: i32 = 13;
-const SIG_DFL: usize = 0;
-
-extern "C" {
-    /// `sighandler_t signal(int, sighandler_t)`.
-    fn signal(signum: i32, handler: usize) -> usize;
-    /// `int raise(int)`.
-    fn raise(sig: i32) -> i32;
-}
-
 /// Ends the process as an unhandled SIGPIPE does. Rust ignores SIGPIPE from
 /// the start (which is why the write failed instead), so put the default back first.
 fn die_of_sigpipe() -> ! {
-    // SAFETY: the C library's own functions, with a valid signal number and
-    // a constant disposition; no memory is touched.
-    unsafe {
-        signal(SIGPIPE, SIG_DFL);
-        raise(SIGPIPE);
-    }
+    let _ = signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGPIPE);
     // Not reached: the default action of SIGPIPE ends the process.
-    std::process::exit(128 + SIGPIPE)
+    std::process::exit(128 + signal_hook::consts::SIGPIPE)
 }
