@@ -200,7 +200,8 @@ pub fn prompt(ctx: &Context, runner: &Runner) -> Result<Credentials> {
     let password = ctx.ask(question);
     if hidden {
         set_echo(runner, true);
-        eprintln!();
+        // The Enter typed after the hidden password did not show either.
+        ctx.explain("\n");
     }
     Credentials::new(&user, &password?, Source::Prompt)
 }

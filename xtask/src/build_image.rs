@@ -135,13 +135,13 @@ impl flags::BuildImage {
         let inventory = ctx.inventory()?;
         let options = self.options(ctx, &inventory)?;
         ctx.require_answerable(self.confirm)?;
-        let runner = ctx.runner()?;
+        let runner = ctx.runner();
         let mode = if self.confirm.dry_run {
             Mode::DryRun
         } else {
             Mode::Build
         };
-        let prepared = preflight(ctx, &runner, &inventory, &options, mode)?;
+        let prepared = preflight(ctx, runner, &inventory, &options, mode)?;
         ctx.say(prepared.plan.render(&ctx.paint).trim_end());
         let count = prepared.builds.len();
         let question = format!(
@@ -151,7 +151,7 @@ impl flags::BuildImage {
         if !ctx.confirm(self.confirm, &question)? {
             return Ok(());
         }
-        let results = build(ctx, &runner, prepared)?;
+        let results = build(ctx, runner, prepared)?;
         finish(
             ctx,
             &results,

@@ -64,8 +64,8 @@ impl flags::BuildPackage {
         if !ctx.confirm(self.confirm, question)? {
             return Ok(());
         }
-        let runner = runner(ctx)?;
-        let built = build.run(ctx, &runner, 1, build.step_count())?;
+        let runner = ctx.runner();
+        let built = build.run(ctx, runner, 1, build.step_count())?;
         ctx.say(built.summary(&ctx.root));
         Ok(())
     }
@@ -136,12 +136,6 @@ pub fn publish(ctx: &Context, runner: &Runner, options: &Options) -> Result<Buil
     build.publish_built(ctx, runner, built, credentials, 2, 3)
 }
 
-/// A runner for the monorepo, as loud as the context.
-pub fn runner(ctx: &Context) -> Result<Runner> {
-    let runner = ctx.runner()?;
-    Ok(runner)
-}
-
 /// Every tool `make` runs in the package folder calls, read from the
 /// Makefile, version.sh and build.sh of the tree at `root` (for `doctor`).
 pub fn tools_needed(root: &Path) -> Vec<&'static str> {
@@ -186,12 +180,7 @@ impl Build {
             let outcome = runner.step(n, total, &step)?;
             if !outcome.ok {
                 let restored = before.restore_changed(ctx)?;
-                eprintln!(
-                    "{}: `{}` failed; {}. Fix the cause (the step's log above) and run build-package again. Nothing was published.",
-                    ctx.paint.error("error"),
-                    step.command_line(),
-                    describe_restored(&restored, "make")
-                );
+                ctx.error(format!("`{}` failed; {}. Fix the cause (the step's log above) and run build-package again. Nothing was published.", step.command_line(), describe_restored(&restored, "make")));
                 return Err(AlreadyReported.into());
             }
             n += 1;
@@ -199,12 +188,11 @@ impl Build {
         self.check_tracked_files(ctx, &before)?;
 
         let Some(local) = self.find_deb(ctx, started) else {
-            eprintln!(
-                "{}: make succeeded but did not produce {} in {}; look at the make step's log above",
-                ctx.paint.error("error"),
+            ctx.error(format!(
+                "make succeeded but did not produce {} in {}; look at the make step's log above",
                 self.deb_names().join(" or "),
                 paths::PACKAGE_DIR
-            );
+            ));
             return Err(AlreadyReported.into());
         };
         self.verify_deb(ctx, runner, &local, n, total)?;

@@ -20,7 +20,7 @@ impl flags::BumpBaseImage {
         if let Some(date) = &self.apt_snapshot {
             sites::validate_snapshot_date(date).map_err(|why| bad!("--apt-snapshot: {why}"))?;
         }
-        let runner = ctx.runner()?;
+        let runner = ctx.runner();
         let inventory = ctx.inventory()?;
         check_new_version(
             &inventory,
@@ -30,9 +30,9 @@ impl flags::BumpBaseImage {
         )?;
 
         let mut changes = Changeset::new(&ctx.root);
-        plan(ctx, &runner, &inventory, &self.edits(version), &mut changes)?;
+        plan(ctx, runner, &inventory, &self.edits(version), &mut changes)?;
         if !self.allow_dirty {
-            match refuse_dirty(ctx, &runner, &changes.paths()) {
+            match refuse_dirty(ctx, runner, &changes.paths()) {
                 // A dry run writes nothing: show the preview, and say what a real run refuses.
                 Err(err) if self.confirm.dry_run => ctx.warn(format!("{err:#}")),
                 result => result?,
@@ -46,7 +46,7 @@ impl flags::BumpBaseImage {
         let old = inventory.package_version.value.clone();
         let edited = changes.paths();
         if self.commit && !self.confirm.dry_run {
-            git::require_repository(&runner, &ctx.root, "--commit")?;
+            git::require_repository(runner, &ctx.root, "--commit")?;
         }
         let wrote = changes.preview_and_apply(ctx, self.confirm, "Write these changes?")?;
         print_aftermath(ctx, &findings, wrote);
@@ -54,7 +54,7 @@ impl flags::BumpBaseImage {
             print_mentions_of_old(ctx, &old, &version.to_string())?;
         }
         if self.commit && (wrote || self.confirm.dry_run) {
-            self.commit_edits(ctx, &runner, &findings, &edited, version, wrote)?;
+            self.commit_edits(ctx, runner, &findings, &edited, version, wrote)?;
         }
         if wrote {
             ctx.say("next: cargo xtask build-package --publish, then cargo xtask build-image --all-platforms");

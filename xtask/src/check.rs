@@ -13,11 +13,11 @@ use crate::{bad, flags, git};
 
 impl flags::Check {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = ctx.runner()?;
-        let (inventory, baseline) = self.judged(ctx, &runner)?;
+        let runner = ctx.runner();
+        let (inventory, baseline) = self.judged(ctx, runner)?;
         let mut findings = rules::evaluate(&inventory, baseline.as_ref());
         if let Some(baseline) = &baseline {
-            let before = findings_at(ctx, &runner, &baseline.label);
+            let before = findings_at(ctx, runner, &baseline.label);
             rules::spare_pre_existing(&mut findings, &before, &baseline.changed);
         }
         let errors = rules::count(&findings, Severity::Error);
@@ -28,9 +28,9 @@ impl flags::Check {
                 "warnings": rules::count(&findings, Severity::Warning),
                 "pre_existing": findings.iter().filter(|f| f.pre_existing).count(),
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            ctx.answer(serde_json::to_string_pretty(&report)?);
         } else {
-            print!("{}", report(ctx, &findings, self.staged));
+            ctx.answer(report(ctx, &findings, self.staged));
         }
         if errors > 0 {
             return Err(AlreadyReported.into());
@@ -143,4 +143,17 @@ pub fn report(ctx: &Context, findings: &[Finding], staged: bool) -> String {
         ));
     }
     out
+}
+
+/// [`rules::blocking`], with each blocking finding explained on standard error.
+pub fn explain_blocking<'a>(
+    ctx: &Context,
+    findings: &'a [Finding],
+    ignored: &[&str],
+) -> (Vec<&'a Finding>, Vec<&'a Finding>) {
+    let (blocking, ignored) = rules::blocking(findings, ignored);
+    for finding in &blocking {
+        ctx.explain(finding.render(&ctx.paint));
+    }
+    (blocking, ignored)
 }

@@ -34,9 +34,9 @@ impl flags::ChefPolicy {
             self.cookbook_version.as_deref(),
         )?;
         ctx.require_answerable(self.confirm)?;
-        let runner = ctx.runner()?;
+        let runner = ctx.runner();
         let inventory = ctx.inventory()?;
-        let work = plan(ctx, &runner, &inventory, &request)?;
+        let work = plan(ctx, runner, &inventory, &request)?;
         if work.nothing_to_do() {
             ctx.say(format!(
                 "chef already references mobiledgex {} and APT snapshot {}, and every lock is current; nothing to do",
@@ -76,7 +76,7 @@ impl flags::ChefPolicy {
         if !ctx.confirm(self.confirm, question)? {
             return Ok(());
         }
-        execute(ctx, &runner, work)
+        execute(ctx, runner, work)
     }
 }
 
@@ -106,14 +106,10 @@ fn report_blocking(ctx: &Context, blocking: &[Finding], severity: Severity) {
         return;
     }
     for finding in blocking {
-        eprint!("{}", finding.render(&ctx.paint));
+        ctx.explain(finding.render(&ctx.paint));
     }
     match severity {
-        Severity::Error => eprintln!(
-            "{}: check reports {} error(s) besides stale locks; nothing is uploaded while a check fails (fix them, or edit only with --offline). Nothing was written and nothing was run.",
-            ctx.paint.error("error"),
-            blocking.len()
-        ),
+        Severity::Error => ctx.error(format!("check reports {} error(s) besides stale locks; nothing is uploaded while a check fails (fix them, or edit only with --offline). Nothing was written and nothing was run.", blocking.len())),
         Severity::Warning => ctx.warn(format!(
             "check reports {} error(s) besides stale locks; fix them before uploading",
             blocking.len()

@@ -16,11 +16,11 @@ use crate::context::Context;
 use crate::error::AlreadyReported;
 use crate::formats::lock_json;
 use crate::plan::Plan;
-use crate::rules;
 use crate::runner::{Runner, Step};
 use crate::sites::{paths, Inventory};
 use crate::tree::read_text;
 use crate::{bad, build_package, deps, flags, git};
+use crate::{check, rules};
 
 const WARNING: &str =
     "!!! Push the updated policy ONLY AFTER all the supporting code has been rolled out !!!
@@ -33,13 +33,13 @@ const PACKAGE: &str = "mobiledgex";
 impl flags::ChefPush {
     pub fn run(self, ctx: &Context) -> Result<()> {
         let group = self.group.name();
-        eprintln!("{}", ctx.paint.warning(WARNING));
+        ctx.explain(ctx.paint.warning(WARNING));
         if !self.yes && !self.dry_run && !ctx.stdin_is_terminal {
             return Err(bad!(
                 "standard input is not a terminal, so nobody can type the group name to confirm; pass --yes to push to {group} (or --dry-run to only see the guards). Nothing was run."
             ));
         }
-        let runner = build_package::runner(ctx)?;
+        let runner = ctx.runner();
         runner.require_tools(&["chef", "git", "curl"])?;
         let inventory = ctx.inventory()?;
         refuse_unless_consistent(ctx, &inventory)?;
@@ -47,17 +47,17 @@ impl flags::ChefPush {
 
         ctx.say(ctx.paint.bold("Guards:"));
         let mut guards = Guards::default();
-        committed(ctx, &runner, &mut guards)?;
-        pushed(ctx, &runner, self.allow_unpushed, &mut guards)?;
+        committed(ctx, runner, &mut guards)?;
+        pushed(ctx, runner, self.allow_unpushed, &mut guards)?;
         let artifactory = self.artifactory.as_deref();
         for version in installed_versions(&inventory, &mut guards) {
-            package_published(ctx, &runner, &inventory, artifactory, &version, &mut guards);
-            image_published(ctx, &runner, artifactory, &version, &mut guards);
+            package_published(ctx, runner, &inventory, artifactory, &version, &mut guards);
+            image_published(ctx, runner, artifactory, &version, &mut guards);
         }
         for line in &guards.lines {
             ctx.say(line);
         }
-        let change = against_group(ctx, &runner, group, &lock);
+        let change = against_group(ctx, runner, group, &lock);
         match &change {
             Ok(lines) => {
                 for line in lines {
@@ -78,14 +78,13 @@ impl flags::ChefPush {
         ctx.say(plan.render(&ctx.paint).trim_end());
         if !guards.refusals.is_empty() {
             for why in &guards.refusals {
-                eprintln!("{}: {why}", ctx.paint.error("error"));
+                ctx.error(why);
             }
-            eprintln!(
-                "{}: {} guard(s) refuse the push; nothing was pushed{}",
-                ctx.paint.error("error"),
+            ctx.error(format!(
+                "{} guard(s) refuse the push; nothing was pushed{}",
                 guards.refusals.len(),
                 if self.dry_run { " (dry run)" } else { "" }
-            );
+            ));
             return Err(bad!("fix what each guard says, then run chef-push again"));
         }
         if matches!(change, Ok(ref lines) if lines.iter().any(|l| l.contains(SAME_REVISION))) {
@@ -165,21 +164,16 @@ fn in_chef(path: &str) -> &str {
 /// is one (policy-lock), and would push something other than the policyfile.
 fn refuse_unless_consistent(ctx: &Context, inventory: &Inventory) -> Result<()> {
     let findings = rules::evaluate(inventory, None);
-    let (errors, _) = rules::blocking(&findings, &[], &ctx.paint);
+    let (errors, _) = check::explain_blocking(ctx, &findings, &[]);
     if errors.is_empty() {
         return Ok(());
     }
     let stale = errors.iter().any(|f| f.rule == rules::POLICY_LOCK);
-    eprintln!(
-        "{}: check reports {} error(s){}; nothing was pushed",
-        ctx.paint.error("error"),
-        errors.len(),
-        if stale {
+    ctx.error(format!("check reports {} error(s){}; nothing was pushed", errors.len(), if stale {
             " (a lock that does not match its policyfile would push something else than the policy says: cargo xtask chef-policy regenerates it)"
         } else {
             ""
-        }
-    );
+        }));
     Err(AlreadyReported.into())
 }
 

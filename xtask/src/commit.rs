@@ -48,11 +48,8 @@ pub fn commit_bump(
     }
     let findings = check::staged_findings(ctx, runner)?;
     if rules::count(&findings, Severity::Error) > 0 {
-        eprint!("{}", check::report(ctx, &findings, true));
-        eprintln!(
-            "{}: check --staged refuses the bump's edits, so they were not committed; they are in place (staged). Fix what it says, then: {by_hand}",
-            ctx.paint.error("error")
-        );
+        ctx.explain(check::report(ctx, &findings, true));
+        ctx.error(format!("check --staged refuses the bump's edits, so they were not committed; they are in place (staged). Fix what it says, then: {by_hand}"));
         return Err(AlreadyReported.into());
     }
     let commit = Step::new(format!("commit: {message}"), "git")
@@ -60,10 +57,7 @@ pub fn commit_bump(
         .args(paths.iter().cloned());
     let outcome = runner.step(1, 1, &commit)?;
     if !outcome.ok {
-        eprintln!(
-            "{}: git commit refused (the pre-commit hook, or git's configuration said why above); the edits are in place (staged). Fix that, then: {by_hand}",
-            ctx.paint.error("error")
-        );
+        ctx.error(format!("git commit refused (the pre-commit hook, or git's configuration said why above); the edits are in place (staged). Fix that, then: {by_hand}"));
         return Err(AlreadyReported.into());
     }
     ctx.say(format!("{} {message}", ctx.paint.good("committed:")));

@@ -1,13 +1,14 @@
 //! What every command is given: the monorepo root, how loud to be, colour, and
 //! the one place that asks the user anything.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use crate::bad;
 use crate::flags::{Confirm, Xtask};
+use crate::output::{self, Stream};
 use crate::runner::Runner;
 use crate::sites::{self, paths, Inventory};
 use crate::style::Paint;
@@ -68,6 +69,22 @@ fn find_root(flags: &Xtask) -> Result<(PathBuf, RootSource)> {
     }
 }
 
+/// `$XDG_CACHE_HOME/xtask`, else `~/.cache/xtask`: the state folder of a
+/// command run outside a checkout.
+fn user_cache_dir() -> Result<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let cache = var("XDG_CACHE_HOME")
+        .or_else(|| var("HOME").map(|home| home.join(".cache")))
+        .ok_or_else(|| {
+            bad!("neither XDG_CACHE_HOME nor HOME is set: outside a checkout there is nowhere to keep logs and images between runs; set one. Nothing was run.")
+        })?;
+    Ok(cache.join("xtask"))
+}
+
 /// An edge-cloud-infra checkout: it has the base image package's Makefile.
 fn is_checkout(dir: &Path) -> bool {
     dir.join(paths::MAKEFILE).is_file()
@@ -86,9 +103,14 @@ fn verbosity(flags: &Xtask) -> Verbosity {
 pub struct Context {
     /// The edge-cloud-infra checkout, absolute.
     pub root: PathBuf,
+    /// Where the xtask keeps its own files between runs (logs, downloaded
+    /// images): the checkout's `target/xtask`, or without a checkout
+    /// `$XDG_CACHE_HOME/xtask` (`~/.cache/xtask`).
+    pub state_dir: PathBuf,
     pub paint: Paint,
     pub verbosity: Verbosity,
     pub stdin_is_terminal: bool,
+    runner: Runner,
 }
 
 impl Context {
@@ -109,13 +131,8 @@ impl Context {
                 paths::MAKEFILE
             ));
         }
-        let verbosity = verbosity(flags);
-        let ctx = Context {
-            root,
-            paint: Paint::new(flags.color),
-            verbosity,
-            stdin_is_terminal: std::io::stdin().is_terminal(),
-        };
+        let state_dir = root.join(paths::XTASK_STATE_DIR);
+        let ctx = Context::new(flags, root, state_dir)?;
         ctx.detail(format!(
             "monorepo root: {} ({})",
             ctx.root.display(),
@@ -135,22 +152,30 @@ impl Context {
         if flags.root.is_some() || cwd.ancestors().any(is_checkout) {
             return Ok((Context::from_flags(flags)?, true));
         }
-        let ctx = Context {
-            root: cwd,
-            paint: Paint::new(flags.color),
-            verbosity: verbosity(flags),
-            stdin_is_terminal: std::io::stdin().is_terminal(),
-        };
+        let ctx = Context::new(flags, cwd, user_cache_dir()?)?;
         ctx.detail("no edge-cloud-infra checkout here: working without one");
         Ok((ctx, false))
     }
 
-    /// The runner for this checkout: tools run from the root, their logs go
-    /// under target/xtask/logs, and with -q their output goes only there.
-    pub fn runner(&self) -> Result<Runner> {
-        let mut runner = Runner::for_root(&self.root)?;
-        runner.set_quiet(self.verbosity == Verbosity::Quiet);
-        Ok(runner)
+    fn new(flags: &Xtask, root: PathBuf, state_dir: PathBuf) -> Result<Context> {
+        let verbosity = verbosity(flags);
+        let mut runner = Runner::for_root(&root)?;
+        runner.set_log_dir(state_dir.join("logs"));
+        runner.set_quiet(verbosity == Verbosity::Quiet);
+        Ok(Context {
+            root,
+            state_dir,
+            paint: Paint::new(flags.color),
+            verbosity,
+            stdin_is_terminal: std::io::stdin().is_terminal(),
+            runner,
+        })
+    }
+
+    /// The one runner of the command: tools run from the root, their logs go
+    /// under the state folder's `logs`, and with -q their output goes only there.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
     }
 
     /// The checkout's working tree, to read from.
@@ -171,22 +196,52 @@ impl Context {
         self.root.join(rel)
     }
 
-    /// Progress and explanations; suppressed by -q.
+    // What a command prints, and where: every line goes through one of these
+    // (the crate denies `println!` and friends elsewhere). Each prints its
+    // text as whole lines: a newline is added unless the text ends with one
+    // (an empty text prints nothing).
+
+    /// Progress and explanations, on standard output; suppressed by -q.
     pub fn say(&self, text: impl AsRef<str>) {
         if self.verbosity >= Verbosity::Normal {
-            println!("{}", text.as_ref());
+            print(Stream::Stdout, text.as_ref());
         }
     }
 
-    /// Details shown only with -v.
+    /// The command's answer (a report, a table, JSON), on standard output:
+    /// printed whatever -q says, since it is what the command was run for.
+    pub fn answer(&self, text: impl AsRef<str>) {
+        print(Stream::Stdout, text.as_ref());
+    }
+
+    /// Details shown only with -v, on standard error.
     pub fn detail(&self, text: impl AsRef<str>) {
         if self.verbosity >= Verbosity::Verbose {
-            eprintln!("{}", self.paint.dim(text.as_ref()));
+            print(Stream::Stderr, &self.paint.dim(text.as_ref()));
         }
     }
 
+    /// `warning: <text>` on standard error, shown even with -q.
     pub fn warn(&self, text: impl AsRef<str>) {
-        eprintln!("{}: {}", self.paint.warning("warning"), text.as_ref());
+        print(
+            Stream::Stderr,
+            &format!("{}: {}", self.paint.warning("warning"), text.as_ref()),
+        );
+    }
+
+    /// `error: <text>` on standard error, shown even with -q: for a command
+    /// that reports its own failure (and then returns `AlreadyReported`).
+    pub fn error(&self, text: impl AsRef<str>) {
+        print(
+            Stream::Stderr,
+            &format!("{}: {}", self.paint.error("error"), text.as_ref()),
+        );
+    }
+
+    /// What goes with a warning or an error (findings, a list of causes, a
+    /// tool's own words), as it is, on standard error; shown even with -q.
+    pub fn explain(&self, text: impl AsRef<str>) {
+        print(Stream::Stderr, text.as_ref());
     }
 
     /// After a preview: should the command go ahead? `Ok(false)` means stop
@@ -229,9 +284,8 @@ impl Context {
                 prompt.trim()
             ));
         }
-        let mut stderr = std::io::stderr();
-        write!(stderr, "{prompt}")?;
-        stderr.flush()?;
+        #[allow(clippy::disallowed_methods)] // a prompt has no newline of its own
+        output::write(Stream::Stderr, prompt);
         let mut line = String::new();
         std::io::stdin()
             .lock()
@@ -239,4 +293,10 @@ impl Context {
             .context("reading the answer from the terminal")?;
         Ok(line.trim_end_matches(['\n', '\r']).to_string())
     }
+}
+
+/// Where every line of Context goes: as whole lines, to `output`.
+#[allow(clippy::disallowed_methods)] // Context is where commands print
+fn print(stream: Stream, text: &str) {
+    output::write_lines(stream, text);
 }

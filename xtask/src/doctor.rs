@@ -20,8 +20,8 @@ use crate::{artifactory, build_package};
 
 impl flags::Doctor {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = ctx.runner()?;
-        let groups = examine(ctx, &runner);
+        let runner = ctx.runner();
+        let groups = examine(ctx, runner);
         let mut missing: Vec<&str> = Vec::new();
         for need in groups.iter().flat_map(|group| &group.needs) {
             if matches!(need.status, Status::Missing(_)) && !missing.contains(&need.what.as_str()) {
@@ -29,17 +29,18 @@ impl flags::Doctor {
             }
         }
         if self.json {
-            println!("{:#}", to_json(&groups, &missing));
+            ctx.answer(format!("{:#}", to_json(&groups, &missing)));
             return if missing.is_empty() {
                 Ok(())
             } else {
                 Err(AlreadyReported.into())
             };
         }
-        print!(
-            "{}",
-            render(&groups, &ctx.paint, ctx.verbosity >= Verbosity::Verbose)
-        );
+        ctx.answer(render(
+            &groups,
+            &ctx.paint,
+            ctx.verbosity >= Verbosity::Verbose,
+        ));
         if missing.is_empty() {
             ctx.say(format!(
                 "{} every step has what it needs",
@@ -47,11 +48,10 @@ impl flags::Doctor {
             ));
             return Ok(());
         }
-        eprintln!(
-            "{}: missing: {} (the fix is on each line above)",
-            ctx.paint.error("error"),
+        ctx.error(format!(
+            "missing: {} (the fix is on each line above)",
             missing.join(", ")
-        );
+        ));
         Err(AlreadyReported.into())
     }
 }

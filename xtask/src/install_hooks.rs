@@ -177,9 +177,9 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
 
 impl flags::InstallHooks {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = ctx.runner()?;
-        git::require_repository(&runner, &ctx.root, "install-hooks")?;
-        let hooks = git::hooks_dir(&runner, &ctx.root)?;
+        let runner = ctx.runner();
+        git::require_repository(runner, &ctx.root, "install-hooks")?;
+        let hooks = git::hooks_dir(runner, &ctx.root)?;
         if !hooks.is_dir() {
             return Err(bad!(
                 "the git hooks folder {} does not exist; create it (mkdir -p) and rerun",
@@ -188,7 +188,7 @@ impl flags::InstallHooks {
         }
         let hook = hooks.join("pre-commit");
         let local = hooks.join(LOCAL);
-        let script = hook_script(&git::prefix(&runner, &ctx.root)?, &invocation(&ctx.root));
+        let script = hook_script(&git::prefix(runner, &ctx.root)?, &invocation(&ctx.root));
         // A dangling link counts as present: it is still someone's hook.
         let has_local = std::fs::symlink_metadata(&local).is_ok();
         let runs_local = format!(" It runs {} first.", local.display());

@@ -1,23 +1,10 @@
 //! `cargo xtask`: the edge-cloud-infra base VM image release as a few safe
 //! commands. The library holds every command; `main.rs` only calls [`main`].
 
-// Every `print!`/`println!`/`eprint!`/`eprintln!` in this crate goes through
-// `output::write`, which knows what a closed pipe means (see `output`);
-// std's would panic. Defined before the modules, so it is the one they see.
-macro_rules! print {
-    ($($arg:tt)*) => { $crate::output::write(false, format_args!($($arg)*)) };
-}
-macro_rules! println {
-    () => { $crate::output::write(false, format_args!("\n")) };
-    ($($arg:tt)*) => { $crate::output::write(false, format_args!("{}\n", format_args!($($arg)*))) };
-}
-macro_rules! eprint {
-    ($($arg:tt)*) => { $crate::output::write(true, format_args!($($arg)*)) };
-}
-macro_rules! eprintln {
-    () => { $crate::output::write(true, format_args!("\n")) };
-    ($($arg:tt)*) => { $crate::output::write(true, format_args!("{}\n", format_args!($($arg)*))) };
-}
+// Commands print through `Context` (say, answer, detail, warn, error,
+// explain), which applies -q and -v; only `output` touches the standard
+// streams. std's print macros are refused so that no line slips past both.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod artifactory;
 mod build_image;
@@ -79,22 +66,30 @@ pub fn main() {
         // stopped, its secret files removed, a write completed or undone.
         if let Err(err) = &result {
             if !error::already_reported(err) {
-                eprintln!("{}: {err:#}", paint.error("error"));
+                print_error(&paint, &format!("{err:#}"));
             }
         }
-        eprintln!(
-            "{}: interrupted by {}",
-            paint.error("error"),
-            runner::signal_name(signal)
+        print_error(
+            &paint,
+            &format!("interrupted by {}", runner::signal_name(signal)),
         );
         std::process::exit(128 + signal);
     }
     if let Err(err) = result {
         if !error::already_reported(&err) {
-            eprintln!("{}: {err:#}", paint.error("error"));
+            print_error(&paint, &format!("{err:#}"));
         }
         std::process::exit(error::exit_status(&err));
     }
+}
+
+/// The last word of a command that failed; there may be no Context to say it.
+#[allow(clippy::disallowed_methods)] // before or after any Context
+fn print_error(paint: &style::Paint, text: &str) {
+    output::write_lines(
+        output::Stream::Stderr,
+        &format!("{}: {text}", paint.error("error")),
+    );
 }
 
 fn run(flags: flags::Xtask) -> anyhow::Result<()> {

@@ -455,13 +455,6 @@ fn relative(root: &Path, path: &Path) -> String {
     }
 }
 
-/// Writes to stdout; a reader that went away (`| head`) ends the command
-/// as it ends any Unix tool (see `output`).
-fn emit(text: &str) -> Result<()> {
-    print!("{text}");
-    Ok(())
-}
-
 impl flags::Mentions {
     pub fn run(self, ctx: &Context) -> Result<()> {
         let scan = scan_report(&ctx.root, &self.version)?;
@@ -495,7 +488,8 @@ impl flags::Mentions {
                     "text": m.text,
                 })).collect::<Vec<_>>(),
             });
-            return emit(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+            ctx.answer(serde_json::to_string_pretty(&report)?);
+            return Ok(());
         }
         let mut out = String::new();
         for mention in &scan.mentions {
@@ -506,7 +500,7 @@ impl flags::Mentions {
                 mention.text
             ));
         }
-        emit(&out)?;
+        ctx.answer(out);
         ctx.say(match scan.mentions.len() {
             0 => format!("no mentions of {}", self.version),
             n => format!(

@@ -1,9 +1,12 @@
-//! Every line the xtask prints itself goes through here (`println!` and
-//! friends are redefined at the crate root to call [`write`]), so that a
-//! reader that went away (`xtask versions | head -1`, `check | true`) ends
-//! the command the way it ends any Unix tool, not with a panic ("failed
-//! printing to stdout: Broken pipe", exit 101).
+//! The only code that touches standard output and standard error. Commands
+//! print through [`Context`](crate::context::Context) (`say`, `answer`,
+//! `detail`, `warn`, `error`, `explain`), which decides what -q and -v show;
+//! the runner echoes its tools here; `main` prints the last error here.
+//! `clippy.toml` and the crate's `deny(clippy::print_stdout, ...)` keep it so.
 //!
+//! It knows what a reader that went away (`xtask versions | head -1`,
+//! `check | true`) means, and ends the command the way it ends any Unix
+//! tool, not with a panic ("failed printing to stdout: Broken pipe", exit 101).
 //! What happens then depends on the command:
 //! - a command that only reads (`versions`, `check`, `mentions`, `deps show`,
 //!   `deps outdated`, `doctor`, `release --status`) ends at once, killed by
@@ -18,9 +21,9 @@
 //!
 //! Any other write error (a full disk behind `>`) is ignored for the same
 //! reason: printing must never end a command half-way.
+#![allow(clippy::disallowed_methods)] // the one place that holds the standard streams
 
-use std::fmt;
-use std::io::{ErrorKind, Write as _};
+use std::io::{ErrorKind, IsTerminal, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Set for commands that only read: a closed pipe ends them.
@@ -31,17 +34,47 @@ pub fn end_on_closed_pipe() {
     END_ON_CLOSED_PIPE.store(true, Ordering::SeqCst);
 }
 
-/// Prints to standard output (`to_stderr` false) or standard error.
-pub fn write(to_stderr: bool, args: fmt::Arguments<'_>) {
-    let written = if to_stderr {
-        std::io::stderr().lock().write_fmt(args)
-    } else {
-        std::io::stdout().lock().write_fmt(args)
+/// Which of the two standard streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Writes `text` as it is, and flushes (a prompt or a progress line must
+/// show before the wait that follows it).
+pub fn write(stream: Stream, text: &str) {
+    let written = match stream {
+        Stream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        }
+        Stream::Stderr => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(text.as_bytes()).and_then(|()| err.flush())
+        }
     };
     if let Err(err) = written {
         if err.kind() == ErrorKind::BrokenPipe {
             closed_pipe();
         }
+    }
+}
+
+/// `text` as whole lines: a newline is added unless it already ends with
+/// one; an empty text has no line to print.
+pub fn write_lines(stream: Stream, text: &str) {
+    if text.is_empty() || text.ends_with('\n') {
+        write(stream, text);
+    } else {
+        write(stream, &format!("{text}\n"));
+    }
+}
+
+pub fn is_terminal(stream: Stream) -> bool {
+    match stream {
+        Stream::Stdout => std::io::stdout().is_terminal(),
+        Stream::Stderr => std::io::stderr().is_terminal(),
     }
 }
 

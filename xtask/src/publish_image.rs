@@ -42,7 +42,7 @@ use crate::tree::WorkTree;
 use download_and_compress::{compress, compress_step, download, download_step};
 use source::{from_file, from_glance, glance_names, source_label, Origin, Source};
 use upload::{ask_stored, check_upload_answer, read_storage, storage_step, upload_step, Location};
-use work_files::{compressed_holds, source_holds, state_dir, Files, Record};
+use work_files::{compressed_holds, images_dir, source_holds, Files, Record};
 
 /// OpenStack credentials: an openrc sets OS_AUTH_URL, a clouds.yaml entry OS_CLOUD.
 const OPENSTACK_ENV: [&str; 2] = ["OS_AUTH_URL", "OS_CLOUD"];
@@ -88,17 +88,9 @@ impl flags::PublishImage {
             artifactory: self.artifactory.clone(),
         };
         ctx.require_answerable(self.confirm)?;
-        let mut runner = ctx.runner()?;
-        let state = state_dir(checkout)?;
-        if checkout.is_none() {
-            // Beside the images: `~/.cache/xtask/logs`.
-            let logs = state
-                .parent()
-                .map_or_else(|| state.join("logs"), |p| p.join("logs"));
-            runner.set_log_dir(logs);
-        }
-        let Some(prepared) = prepare(ctx, &runner, checkout, &state, &options, self.confirm)?
-        else {
+        let runner = ctx.runner();
+        let state = images_dir(ctx);
+        let Some(prepared) = prepare(ctx, runner, checkout, &state, &options, self.confirm)? else {
             return Ok(());
         };
         ctx.say(prepared.plan.render(&ctx.paint).trim_end());
@@ -106,13 +98,13 @@ impl flags::PublishImage {
         if !ctx.confirm(self.confirm, &question)? {
             return Ok(());
         }
-        execute(ctx, &runner, prepared)
+        execute(ctx, runner, prepared)
     }
 }
 
 /// The same without asking, for `release` (which asked already), on its checkout.
 pub fn publish(ctx: &Context, runner: &Runner, options: &Options) -> Result<()> {
-    let state = state_dir(Some(&ctx.root))?;
+    let state = images_dir(ctx);
     let confirm = flags::Confirm {
         yes: true,
         dry_run: false,

@@ -5,7 +5,6 @@
 use anyhow::Result;
 
 use crate::bad;
-use crate::build_package;
 use crate::bump_base_image;
 use crate::context::Context;
 use crate::flags;
@@ -31,16 +30,16 @@ impl flags::Release {
         if self.status {
             let release = load(ctx)?;
             if self.json {
-                print!("{}", release.to_json()?);
+                ctx.answer(release.to_json()?);
             } else {
-                print!("{}", render(ctx, &release));
+                ctx.answer(render(ctx, &release));
             }
             return Ok(());
         }
         if self.json {
             return Err(bad!("--json goes with --status"));
         }
-        let runner = build_package::runner(ctx)?;
+        let runner = ctx.runner();
         let release = if self.resume {
             let mut release = load(ctx)?;
             // Where Artifactory is does not change what is released.
@@ -59,7 +58,7 @@ impl flags::Release {
                 print_push_hint(ctx);
                 return Ok(());
             }
-            print!("{}", render(ctx, &release));
+            ctx.say(render(ctx, &release));
             if !ctx.confirm(
                 self.confirm,
                 "Continue the release from its first step not done?",
@@ -71,10 +70,10 @@ impl flags::Release {
             let mut release = self.plan(ctx)?;
             warn_if_replacing(ctx)?;
             carry_edits(ctx, &mut release);
-            print!("{}", render(ctx, &release));
+            ctx.say(render(ctx, &release));
             // The bump's diff is the one preview of file edits; the rest are commands.
-            let preview = bump_changes(ctx, &runner, &release)?;
-            bump_base_image::refuse_dirty(ctx, &runner, &preview.paths())?;
+            let preview = bump_changes(ctx, runner, &release)?;
+            bump_base_image::refuse_dirty(ctx, runner, &preview.paths())?;
             ctx.say(preview.preview(&ctx.paint));
             if !ctx.confirm(self.confirm, "Run this release?")? {
                 return Ok(());
@@ -82,7 +81,7 @@ impl flags::Release {
             save(ctx, &release)?;
             release
         };
-        execute(ctx, &runner, release)
+        execute(ctx, runner, release)
     }
 }
 

@@ -177,21 +177,18 @@ impl Finding {
     }
 }
 
-/// The errors that stop a command, printed; `ignored` rules do not stop it
-/// (said in a note). A stale lock, say, does not change a package or an image:
-/// it is chef-policy's business, run after the images are built.
+/// The errors that stop a command, and the ones of `ignored` rules, which do
+/// not (the command says so in a note). A stale lock, say, does not change a
+/// package or an image: it is chef-policy's business, run after the images
+/// are built.
 pub fn blocking<'a>(
     findings: &'a [Finding],
     ignored: &[&str],
-    paint: &Paint,
 ) -> (Vec<&'a Finding>, Vec<&'a Finding>) {
-    let errors = findings.iter().filter(|f| f.severity == Severity::Error);
-    let (ignored, blocking): (Vec<&Finding>, Vec<&Finding>) =
-        errors.partition(|f| ignored.contains(&f.rule));
-    for finding in &blocking {
-        eprint!("{}", finding.render(paint));
-    }
-    (blocking, ignored)
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .partition(|f| !ignored.contains(&f.rule))
 }
 
 pub fn count(findings: &[Finding], severity: Severity) -> usize {

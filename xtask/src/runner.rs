@@ -23,7 +23,7 @@ mod tools;
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufRead as _, BufReader, IsTerminal as _, Read, Write as _};
+use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -34,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, Result};
 use xshell::{cmd, Shell};
 
+use crate::output;
 use crate::{bad, paths};
 
 pub use env::remember as remember_secret;
@@ -633,7 +634,7 @@ impl Runner {
     /// Whether a progress bar can be redrawn in place: standard error is a terminal.
     fn draws_in_place(&self) -> bool {
         match &self.echo {
-            Echo::Terminal => std::io::stderr().is_terminal(),
+            Echo::Terminal => output::is_terminal(output::Stream::Stderr),
             #[cfg(test)]
             Echo::Buffer(_) => false,
         }
@@ -644,18 +645,13 @@ impl Runner {
         self.write_out(false, &format!("{line}\n"));
     }
 
-    /// Write errors are ignored: a closed terminal must not stop a tool
-    /// halfway, and the log keeps everything.
+    /// Through `output`, like every line: a closed terminal does not stop a
+    /// command that writes or runs tools half-way, and the log keeps everything.
+    #[allow(clippy::disallowed_methods)] // the tools' own output, under the runner's rules for -q
     fn write_out(&self, to_stderr: bool, text: &str) {
         match &self.echo {
-            Echo::Terminal if to_stderr => {
-                let mut err = std::io::stderr().lock();
-                let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
-            }
-            Echo::Terminal => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-            }
+            Echo::Terminal if to_stderr => output::write(output::Stream::Stderr, text),
+            Echo::Terminal => output::write(output::Stream::Stdout, text),
             #[cfg(test)]
             Echo::Buffer(buffer) => buffer.borrow_mut().extend_from_slice(text.as_bytes()),
         }

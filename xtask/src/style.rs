@@ -3,11 +3,10 @@
 //! stderr are terminals, since reports, warnings and errors go to both and a
 //! redirected stream (`2>log`) must never get escape codes.
 
-use std::io::IsTerminal;
-
 use anstyle::{AnsiColor, Style};
 
 use crate::flags::ColorChoice;
+use crate::output::{self, Stream};
 
 /// Paints text when colour is on; returns it unchanged otherwise.
 #[derive(Debug, Clone, Copy)]
@@ -28,8 +27,8 @@ impl Surroundings {
     fn of_this_process() -> Surroundings {
         Surroundings {
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-            stdout_is_terminal: std::io::stdout().is_terminal(),
-            stderr_is_terminal: std::io::stderr().is_terminal(),
+            stdout_is_terminal: output::is_terminal(Stream::Stdout),
+            stderr_is_terminal: output::is_terminal(Stream::Stderr),
         }
     }
 }

@@ -16,6 +16,7 @@ pub fn in_ci() -> bool {
 /// failure, since a proof that quietly did not run must not pass; elsewhere a
 /// notice, and the caller returns.
 #[track_caller]
+#[allow(clippy::print_stderr)] // the notice is for the test's own output
 pub fn skip_or_fail(why: &str) {
     assert!(
         !in_ci(),

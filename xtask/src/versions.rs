@@ -99,7 +99,7 @@ impl flags::Versions {
                 "sites": inventory.all_sites().iter().map(site_json).collect::<Vec<_>>(),
                 "groups": groups,
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            ctx.answer(serde_json::to_string_pretty(&report)?);
             return Ok(());
         }
         let mut out = String::new();
@@ -146,7 +146,7 @@ impl flags::Versions {
             ));
         }
         out.push_str(&format!("chef layout {layout}\n"));
-        print!("{out}");
+        ctx.answer(out);
         Ok(())
     }
 }

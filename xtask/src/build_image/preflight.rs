@@ -19,9 +19,9 @@ use crate::bad;
 use crate::context::Context;
 use crate::error::AlreadyReported;
 use crate::plan::{shown_command, Plan};
-use crate::rules;
 use crate::runner::{Runner, SecretFile, Step};
 use crate::sites::{paths, Inventory};
+use crate::{check, rules};
 
 /// What a tree whose build.sh has no platform option says about the platforms.
 const COMMON_IMAGE_NOTE: &str =
@@ -144,6 +144,7 @@ pub fn preflight(
             described,
         };
         validate_template(
+            ctx,
             runner,
             &Step::new("packer validate -syntax-only", "packer")
                 .args(["validate", "-syntax-only", TEMPLATE])
@@ -221,7 +222,7 @@ pub fn preflight(
         for value in &secret_values {
             validate = validate.secret(value.clone());
         }
-        validate_template(runner, &validate.dir(Path::new(paths::PACKER_DIR)))?;
+        validate_template(ctx, runner, &validate.dir(Path::new(paths::PACKER_DIR)))?;
         ok(format!("packer validate {TEMPLATE}"));
     }
     Ok(Prepared {
@@ -332,12 +333,7 @@ fn cloud_common(
             settings.cloud_image_tag
         ));
     } else {
-        eprintln!(
-            "{}: the source image {} in glance (id {source}) has checksum {checksum}, but Artifactory stores {stored} for the cloud image {}: glance's copy is not the image this build expects. Upload the right one to glance, or pass --ignore-checksum to build from it anyway (build.sh's -F); nothing was built",
-            ctx.paint.error("error"),
-            settings.cloud_image_tag,
-            settings.cloud_image_path()
-        );
+        ctx.error(format!("the source image {} in glance (id {source}) has checksum {checksum}, but Artifactory stores {stored} for the cloud image {}: glance's copy is not the image this build expects. Upload the right one to glance, or pass --ignore-checksum to build from it anyway (build.sh's -F); nothing was built", settings.cloud_image_tag, settings.cloud_image_path()));
         return Err(AlreadyReported.into());
     }
     let network = openstack.network_from_list(&settings.network)?;
@@ -366,10 +362,7 @@ fn refuse_taken(ctx: &Context, taken: &[(String, String)]) -> Result<()> {
         return Ok(());
     }
     for (name, id) in taken {
-        eprintln!(
-            "{}: {name} is already in glance (id {id}): a build would publish a second image of that name; delete it (openstack image delete {id}) or build a new version",
-            ctx.paint.error("error")
-        );
+        ctx.error(format!("{name} is already in glance (id {id}): a build would publish a second image of that name; delete it (openstack image delete {id}) or build a new version"));
     }
     Err(AlreadyReported.into())
 }
@@ -478,7 +471,7 @@ fn provenance(ctx: &Context, runner: &Runner, options: &ImageOptions, mode: Mode
 /// (build.sh asked the same before building).
 fn local_checks(ctx: &Context, inventory: &Inventory, options: &ImageOptions) -> Result<()> {
     let findings = rules::evaluate(inventory, None);
-    let (errors, stale_locks) = rules::blocking(&findings, &[rules::POLICY_LOCK], &ctx.paint);
+    let (errors, stale_locks) = check::explain_blocking(ctx, &findings, &[rules::POLICY_LOCK]);
     if !stale_locks.is_empty() {
         ctx.say(format!(
             "note: {} stale lock file(s); they do not change the image (cargo xtask chef-policy regenerates them)",
@@ -500,31 +493,30 @@ fn local_checks(ctx: &Context, inventory: &Inventory, options: &ImageOptions) ->
         return Ok(());
     }
     for problem in &problems {
-        eprintln!("{}: {problem}", ctx.paint.error("error"));
+        ctx.error(problem);
     }
-    eprintln!(
-        "{}: preflight failed ({} problem{}); nothing was built",
-        ctx.paint.error("error"),
+    ctx.error(format!(
+        "preflight failed ({} problem{}); nothing was built",
         errors.len() + problems.len(),
         if errors.len() + problems.len() == 1 {
             ""
         } else {
             "s"
         }
-    );
+    ));
     Err(AlreadyReported.into())
 }
 
-fn validate_template(runner: &Runner, step: &Step) -> Result<()> {
+fn validate_template(ctx: &Context, runner: &Runner, step: &Step) -> Result<()> {
     let outcome = runner.capture(step)?;
     if outcome.ok {
         return Ok(());
     }
-    eprintln!("{}", outcome.output.trim_end());
-    eprintln!(
-        "error: `{}` rejected {}/{TEMPLATE}; nothing was built",
+    ctx.explain(outcome.output.trim_end());
+    ctx.error(format!(
+        "`{}` rejected {}/{TEMPLATE}; nothing was built",
         shown_command(step),
         paths::PACKER_DIR
-    );
+    ));
     Err(AlreadyReported.into())
 }

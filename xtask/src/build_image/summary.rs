@@ -20,7 +20,7 @@ pub(super) fn finish(
     version: &str,
 ) -> Result<()> {
     if json {
-        println!("{}", summary_json(results));
+        ctx.answer(summary_json(results));
     } else if table {
         ctx.say(summary_table(results));
     }

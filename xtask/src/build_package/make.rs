@@ -57,11 +57,7 @@ impl Build {
             ),
             _ => String::new(),
         };
-        eprintln!(
-            "{}: make succeeded but changed tracked files{why}; {}. A build must not change the tree: look at the Makefile's targets and the scripts they run. Nothing was published.",
-            ctx.paint.error("error"),
-            describe_restored(&restored, "make")
-        );
+        ctx.error(format!("make succeeded but changed tracked files{why}; {}. A build must not change the tree: look at the Makefile's targets and the scripts they run. Nothing was published.", describe_restored(&restored, "make")));
         Err(AlreadyReported.into())
     }
 

@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use crate::artifactory::{self, Checksums, Credentials, Target};
 use crate::bad;
+use crate::check;
 use crate::context::Context;
 use crate::error::AlreadyReported;
 use crate::formats::dependencies::Dependencies;
@@ -102,7 +103,7 @@ impl Build {
         if options.publish {
             tools.push("curl");
         }
-        ctx.runner()?.require_tools(&tools)?;
+        ctx.runner().require_tools(&tools)?;
 
         let mut credentials = None;
         if options.publish {
@@ -252,7 +253,7 @@ pub(super) fn read_package(ctx: &Context) -> Result<Package> {
     let tree = ctx.work_tree();
     let inventory = sites::load(&tree)?;
     let findings = rules::evaluate(&inventory, None);
-    let (errors, stale_locks) = rules::blocking(&findings, &[rules::POLICY_LOCK], &ctx.paint);
+    let (errors, stale_locks) = check::explain_blocking(ctx, &findings, &[rules::POLICY_LOCK]);
     if !stale_locks.is_empty() {
         ctx.say(format!(
             "note: {} stale lock file(s); they do not change the package (cargo xtask chef-policy regenerates them)",
@@ -260,13 +261,7 @@ pub(super) fn read_package(ctx: &Context) -> Result<Package> {
         ));
     }
     if !errors.is_empty() {
-        eprintln!(
-            "{}: `cargo xtask check` finds {} error{} in the tree; fix {} before building the package. Nothing was run.",
-            ctx.paint.error("error"),
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" },
-            if errors.len() == 1 { "it" } else { "them" }
-        );
+        ctx.error(format!("`cargo xtask check` finds {} error{} in the tree; fix {} before building the package. Nothing was run.", errors.len(), if errors.len() == 1 { "" } else { "s" }, if errors.len() == 1 { "it" } else { "them" }));
         return Err(AlreadyReported.into());
     }
     for finding in findings.iter().filter(|f| f.severity == Severity::Warning) {

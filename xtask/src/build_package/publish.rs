@@ -138,13 +138,7 @@ impl Build {
                 target.file_name
             )),
             Presence::Present => {
-                eprintln!(
-                    "{}: {} is already in Artifactory (HTTP 200); nothing was uploaded.\n  Normally this means VERSION must be raised: `cargo xtask bump-base-image <next version>`, then build again.\n  If you really are republishing this version (rebuilt with other dependencies, for instance), first delete {} from {} in Artifactory, then run build-package --publish again.",
-                    ctx.paint.error("error"),
-                    target.url(),
-                    target.file_name,
-                    target.pool
-                );
+                ctx.error(format!("{} is already in Artifactory (HTTP 200); nothing was uploaded.\n  Normally this means VERSION must be raised: `cargo xtask bump-base-image <next version>`, then build again.\n  If you really are republishing this version (rebuilt with other dependencies, for instance), first delete {} from {} in Artifactory, then run build-package --publish again.", target.url(), target.file_name, target.pool));
                 return Err(AlreadyReported.into());
             }
         }

@@ -33,12 +33,11 @@ impl Build {
         if problems.is_empty() {
             return Ok(());
         }
-        eprintln!(
-            "{}: {} does not match the tree:\n  - {}\nNothing was published.",
-            ctx.paint.error("error"),
+        ctx.error(format!(
+            "{} does not match the tree:\n  - {}\nNothing was published.",
             self.deb_path(local).display(),
             problems.join("\n  - ")
-        );
+        ));
         Err(AlreadyReported.into())
     }
 }

@@ -23,16 +23,13 @@ pub(super) fn execute(ctx: &Context, runner: &Runner, work: PolicyWork) -> Resul
         let (name, version) = (&upload.cookbook, &upload.version);
         n += 1;
         let outcome = runner.step(n, total, &work.plan.steps[n - 1].step)?;
-        let on_server = match server_versions(name, &outcome) {
+        let on_server = match server_versions(ctx, name, &outcome) {
             Some(versions) => versions,
             None => return Err(AlreadyReported.into()),
         };
         let present = on_server.iter().any(|v| v == version);
         if present && upload.bumped_here {
-            eprintln!(
-                "{}: the chef server already has {name} {version}, and an uploaded cookbook version is frozen; pass a higher --cookbook-version. Nothing was written and nothing was uploaded.",
-                ctx.paint.error("error")
-            );
+            ctx.error(format!("the chef server already has {name} {version}, and an uploaded cookbook version is frozen; pass a higher --cookbook-version. Nothing was written and nothing was uploaded."));
             return Err(AlreadyReported.into());
         }
         if let Some(changes) = changes.take() {
@@ -55,13 +52,10 @@ pub(super) fn execute(ctx: &Context, runner: &Runner, work: PolicyWork) -> Resul
             }
             n += 1;
             let outcome = runner.step(n, total, &work.plan.steps[n - 1].step)?;
-            let arrived = server_versions(name, &outcome)
+            let arrived = server_versions(ctx, name, &outcome)
                 .is_some_and(|versions| versions.iter().any(|v| v == version));
             if !arrived {
-                eprintln!(
-                    "{}: `knife cookbook show {name}` does not list {version} after the upload; look at the chef server before going on",
-                    ctx.paint.error("error")
-                );
+                ctx.error(format!("`knife cookbook show {name}` does not list {version} after the upload; look at the chef server before going on"));
                 return Err(AlreadyReported.into());
             }
             ctx.say(format!("  the chef server has {name} {version}"));
@@ -111,12 +105,9 @@ pub(super) fn execute(ctx: &Context, runner: &Runner, work: PolicyWork) -> Resul
     let errors = rules::count(&findings, Severity::Error);
     if errors > 0 {
         for finding in findings.iter().filter(|f| f.severity == Severity::Error) {
-            eprint!("{}", finding.render(&ctx.paint));
+            ctx.explain(finding.render(&ctx.paint));
         }
-        eprintln!(
-            "{}: check still reports {errors} error(s)",
-            ctx.paint.error("error")
-        );
+        ctx.error(format!("check still reports {errors} error(s)"));
         return Err(AlreadyReported.into());
     }
     ctx.say(format!(
@@ -129,16 +120,17 @@ pub(super) fn execute(ctx: &Context, runner: &Runner, work: PolicyWork) -> Resul
 }
 
 fn stop_after_failure(ctx: &Context) -> Result<()> {
-    eprintln!(
-        "{}: stopped after the failed step; nothing after it ran. Fix the cause and run `cargo xtask chef-policy` again: it picks up the edits already written.",
-        ctx.paint.error("error")
-    );
+    ctx.error("stopped after the failed step; nothing after it ran. Fix the cause and run `cargo xtask chef-policy` again: it picks up the edits already written.");
     Err(AlreadyReported.into())
 }
 
 /// The versions `knife cookbook show <name>` listed (newest first); an empty
 /// list when the server has none; `None` (reported) when knife failed otherwise.
-fn server_versions(name: &str, outcome: &crate::runner::Outcome) -> Option<Vec<String>> {
+fn server_versions(
+    ctx: &Context,
+    name: &str,
+    outcome: &crate::runner::Outcome,
+) -> Option<Vec<String>> {
     if outcome.ok {
         let versions = outcome
             .stdout
@@ -151,7 +143,7 @@ fn server_versions(name: &str, outcome: &crate::runner::Outcome) -> Option<Vec<S
         return Some(versions);
     }
     if !outcome.interrupted && outcome.output.contains("could not be found") {
-        println!("  (the chef server has no version of {name} yet)");
+        ctx.say(format!("  (the chef server has no version of {name} yet)"));
         return Some(Vec::new());
     }
     None
@@ -176,11 +168,7 @@ fn verify_lock(ctx: &Context, policy_path: &str, upload: Option<&Upload>) -> Res
         .map(|f| f.message)
         .collect();
     if !problems.is_empty() {
-        eprintln!(
-            "{}: the lock `chef install` wrote does not match {policy_path}:\n  - {}\nDo not push it; look at the chef server's cookbooks and run `cargo xtask chef-policy` again.",
-            ctx.paint.error("error"),
-            problems.join("\n  - ")
-        );
+        ctx.error(format!("the lock `chef install` wrote does not match {policy_path}:\n  - {}\nDo not push it; look at the chef server's cookbooks and run `cargo xtask chef-policy` again.", problems.join("\n  - ")));
         return Err(AlreadyReported.into());
     }
     let locked = upload

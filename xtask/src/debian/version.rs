@@ -318,6 +318,7 @@ impl fmt::Display for Relation {
 
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // the oracle is dpkg itself
+#[allow(clippy::print_stderr)] // how much the oracle tests compared, in the test output
 mod tests {
     use super::*;
     use crate::test_support::{apt_package_indexes, read_apt_index, skip_or_fail, NO_APT_INDEX};

@@ -138,14 +138,13 @@ impl flags::DepsFix {
             ctx.say("next: cargo xtask build-package --publish (a new VERSION first: cargo xtask bump-base-image <next>)");
         }
         if !left.is_empty() {
-            eprintln!(
-                "{}: {} entr{} of apt's report cannot be fixed by re-pinning:",
-                ctx.paint.error("error"),
+            ctx.error(format!(
+                "{} entr{} of apt's report cannot be fixed by re-pinning:",
                 left.len(),
                 if left.len() == 1 { "y" } else { "ies" }
-            );
+            ));
             for why in &left {
-                eprintln!("  - {why}");
+                ctx.explain(format!("  - {why}"));
             }
             return Err(AlreadyReported.into());
         }

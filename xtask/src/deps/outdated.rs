@@ -125,16 +125,10 @@ pub fn refuse_bad_lines(inventory: &Inventory) -> Result<()> {
 }
 
 /// Reads the index the options name: checks them first (exit 2), then fetches.
-pub fn read_source(
-    ctx: &Context,
-    inventory: &Inventory,
-    source: &IndexSource,
-) -> Result<(Runner, Snapshot)> {
+pub fn read_source(ctx: &Context, inventory: &Inventory, source: &IndexSource) -> Result<Snapshot> {
     let location = snapshot_index::locate(inventory, source)?;
     refuse_bad_lines(inventory)?;
-    let runner = ctx.runner()?;
-    let snapshot = snapshot_index::read(ctx, &runner, &location, Some(pinned_names(inventory)))?;
-    Ok((runner, snapshot))
+    snapshot_index::read(ctx, ctx.runner(), &location, Some(pinned_names(inventory)))
 }
 
 /// `cargo xtask deps sync` with the same source options, quoted for a shell.
@@ -169,10 +163,10 @@ pub fn sync_command(source: &IndexSource) -> String {
 impl flags::DepsOutdated {
     pub fn run(self, ctx: &Context) -> Result<()> {
         let inventory = ctx.inventory()?;
-        let (_runner, snapshot) = read_source(ctx, &inventory, &self.source)?;
+        let snapshot = read_source(ctx, &inventory, &self.source)?;
         let checks = check_all(&inventory, &snapshot.index)?;
         if self.json {
-            print_json(&snapshot, &checks)?;
+            print_json(ctx, &snapshot, &checks)?;
         } else {
             print_table(ctx, &snapshot, &checks, false);
         }
@@ -211,17 +205,13 @@ pub fn preflight_against_snapshot(
         ));
         return Ok(());
     }
-    eprintln!(
-        "{}: some pins of {} cannot be installed from the APT snapshot; the packer build would fail at apt:",
-        ctx.paint.error("error"),
-        paths::DEPENDENCIES
-    );
+    ctx.error(format!("some pins of {} cannot be installed from the APT snapshot; the packer build would fail at apt:", paths::DEPENDENCIES));
     print_table(ctx, &snapshot, &checks, true);
     print_advice(ctx, &checks, "cargo xtask deps sync");
     Err(AlreadyReported.into())
 }
 
-fn print_json(snapshot: &Snapshot, checks: &[PinCheck]) -> Result<()> {
+fn print_json(ctx: &Context, snapshot: &Snapshot, checks: &[PinCheck]) -> Result<()> {
     let pins: Vec<_> = checks
         .iter()
         .map(|c| {
@@ -234,10 +224,9 @@ fn print_json(snapshot: &Snapshot, checks: &[PinCheck]) -> Result<()> {
             })
         })
         .collect();
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({ "source": snapshot.source, "pins": pins }))?
-    );
+    ctx.answer(serde_json::to_string_pretty(
+        &json!({ "source": snapshot.source, "pins": pins }),
+    )?);
     Ok(())
 }
 
@@ -249,9 +238,9 @@ fn print_table(ctx: &Context, snapshot: &Snapshot, checks: &[PinCheck], problems
         .collect();
     let out = |line: String| {
         if problems_only {
-            eprintln!("{line}");
+            ctx.explain(line);
         } else {
-            println!("{line}");
+            ctx.answer(line);
         }
     };
     out(format!(
@@ -305,20 +294,14 @@ fn print_advice(ctx: &Context, checks: &[PinCheck], sync: &str) {
         count(Verdict::Missing),
         count(Verdict::Unsatisfiable),
     );
-    eprintln!(
-        "{}: {} of {} pins do not match the snapshot: {behind} behind, {missing} missing, {unsatisfiable} unsatisfiable",
-        ctx.paint.error("error"),
-        behind + missing + unsatisfiable,
-        checks.len()
-    );
+    ctx.error(format!("{} of {} pins do not match the snapshot: {behind} behind, {missing} missing, {unsatisfiable} unsatisfiable", behind + missing + unsatisfiable, checks.len()));
     if behind > 0 {
-        eprintln!("  = help: move the behind pins to the snapshot's candidates: {sync}");
+        ctx.explain(format!(
+            "  = help: move the behind pins to the snapshot's candidates: {sync}"
+        ));
     }
     if missing + unsatisfiable > 0 {
-        eprintln!(
-            "  = help: missing and unsatisfiable pins have nothing to move to: edit {} by hand (or use another --apt-snapshot)",
-            paths::DEPENDENCIES
-        );
+        ctx.explain(format!("  = help: missing and unsatisfiable pins have nothing to move to: edit {} by hand (or use another --apt-snapshot)", paths::DEPENDENCIES));
     }
 }
 

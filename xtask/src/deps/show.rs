@@ -14,10 +14,7 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
             .iter()
             .map(|pin| json!({"name": pin.name, "op": pin.op, "version": pin.version, "line": pin.line}))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "pins": pins }))?
-        );
+        ctx.answer(serde_json::to_string_pretty(&json!({ "pins": pins }))?);
         return Ok(());
     }
     let width = deps
@@ -27,12 +24,12 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
         .max()
         .unwrap_or(7)
         .max(7);
-    println!("{:width$}  op  {:40}  line", "package", "version");
+    ctx.answer(format!("{:width$}  op  {:40}  line", "package", "version"));
     for pin in &deps.pins {
-        println!(
+        ctx.answer(format!(
             "{:width$}  {:2}  {:40}  {}",
             pin.name, pin.op, pin.version, pin.line
-        );
+        ));
     }
     for error in &deps.errors {
         ctx.warn(format!(

@@ -122,7 +122,7 @@ fn plan_trio(index: &PackagesIndex, trio: &[&PinCheck], plan: &mut Plan) {
 impl flags::DepsSync {
     pub fn run(self, ctx: &Context) -> Result<()> {
         let inventory = ctx.inventory()?;
-        let (_runner, snapshot) = outdated::read_source(ctx, &inventory, &self.source)?;
+        let snapshot = outdated::read_source(ctx, &inventory, &self.source)?;
         let checks = outdated::check_all(&inventory, &snapshot.index)?;
         let plan = plan(&snapshot.index, &checks);
         ctx.say(format!("package index: {}", snapshot.source));
@@ -138,14 +138,13 @@ impl flags::DepsSync {
         if plan.left.is_empty() {
             return Ok(());
         }
-        eprintln!(
-            "{}: {} pin{} cannot be synced and need a hand edit of the dependencies file:",
-            ctx.paint.error("error"),
+        ctx.error(format!(
+            "{} pin{} cannot be synced and need a hand edit of the dependencies file:",
             plan.left.len(),
             if plan.left.len() == 1 { "" } else { "s" }
-        );
+        ));
         for why in &plan.left {
-            eprintln!("  - {why}");
+            ctx.explain(format!("  - {why}"));
         }
         Err(AlreadyReported.into())
     }

@@ -9,32 +9,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::bad;
 use crate::checksum::{self, Sums};
 use crate::context::Context;
 use crate::runner::scratch;
-use crate::sites::paths;
 
 use super::source::{Origin, Source};
 
 /// Where the downloads and compressed images are kept between runs: the
 /// checkout's `target/xtask/images`, else `$XDG_CACHE_HOME/xtask/images`
 /// (`~/.cache/xtask/images`).
-pub(super) fn state_dir(checkout: Option<&Path>) -> Result<PathBuf> {
-    if let Some(root) = checkout {
-        return Ok(root.join(paths::XTASK_STATE_DIR).join("images"));
-    }
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let cache = var("XDG_CACHE_HOME")
-        .or_else(|| var("HOME").map(|home| home.join(".cache")))
-        .ok_or_else(|| {
-            bad!("neither XDG_CACHE_HOME nor HOME is set: there is nowhere to keep the image between runs; set one. Nothing was run.")
-        })?;
-    Ok(cache.join("xtask").join("images"))
+pub(super) fn images_dir(ctx: &Context) -> PathBuf {
+    ctx.state_dir.join("images")
 }
 
 /// The files of one image in the state folder.

@@ -83,17 +83,12 @@ pub(super) fn execute(ctx: &Context, runner: &Runner, mut release: Release) -> R
         }
         save(ctx, &release)?;
         if let Some(message) = &message {
-            eprintln!("{}: {message}", ctx.paint.error("error"));
+            ctx.error(message);
         }
         let what = if interrupted { "interrupted" } else { "failed" };
-        eprintln!(
-            "{}: release step {}/{total} ({}) {what}; it counts as not done. Fix the cause, then: cargo xtask release --resume",
-            ctx.paint.error("error"),
-            index + 1,
-            work.id()
-        );
+        ctx.error(format!("release step {}/{total} ({}) {what}; it counts as not done. Fix the cause, then: cargo xtask release --resume", index + 1, work.id()));
         if let Some(log) = log {
-            eprintln!("  last log: {log}");
+            ctx.explain(format!("  last log: {log}"));
         }
         return Err(AlreadyReported.into());
     }

@@ -20,7 +20,7 @@ use crate::runner::Runner;
 /// the Artifactory URL), checked before the first step: a release must not
 /// stop at step 4 for a tool step 1 could have asked for.
 pub(super) fn require_everything(ctx: &Context, release: &Release) -> Result<()> {
-    let runner = build_package::runner(ctx)?;
+    let runner = ctx.runner();
     let mut tools = vec![
         "make",
         "dpkg-deb",
@@ -37,7 +37,7 @@ pub(super) fn require_everything(ctx: &Context, release: &Release) -> Result<()>
     runner.require_tools(&tools)?;
     build_image::require_credentials(&release.user)?;
     if release.publish_image {
-        publish_image::require(ctx, &runner)?;
+        publish_image::require(ctx, runner)?;
     }
     if release.publish {
         let options = build_package::Options {

@@ -648,6 +648,7 @@ fn a_real_sigint_stops_the_step_and_the_xtask_survives() {
 
 /// Does its work only when started by the test above.
 #[test]
+#[allow(clippy::print_stdout)] // tells the test above, through the child's output
 fn sigint_target() {
     let Some(dir) = std::env::var_os(SIGINT_CHILD) else {
         return;
