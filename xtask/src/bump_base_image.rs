@@ -21,6 +21,10 @@ impl flags::BumpBaseImage {
             sites::validate_snapshot_date(date).map_err(|why| bad!("--apt-snapshot: {why}"))?;
         }
         let runner = ctx.runner();
+        // git status runs while the edits are planned.
+        let dirty = (!self.allow_dirty)
+            .then(|| git::DirtyPaths::start(runner, &ctx.root))
+            .transpose()?;
         let inventory = ctx.inventory()?;
         check_new_version(
             &inventory,
@@ -31,8 +35,8 @@ impl flags::BumpBaseImage {
 
         let mut changes = Changeset::new(&ctx.root);
         plan(ctx, runner, &inventory, &self.edits(version), &mut changes)?;
-        if !self.allow_dirty {
-            match refuse_dirty(ctx, runner, &changes.paths()) {
+        if let Some(dirty) = dirty {
+            match refuse_dirty_paths(ctx, dirty, &changes.paths()) {
                 // A dry run writes nothing: show the preview, and say what a real run refuses.
                 Err(err) if self.confirm.dry_run => ctx.warn(format!("{err:#}")),
                 result => result?,
@@ -232,7 +236,11 @@ fn verify(after: &Inventory, edits: &Edits) -> Result<()> {
 
 /// Refuses to edit files that have uncommitted changes (outside git: a warning).
 pub fn refuse_dirty(ctx: &Context, runner: &Runner, targets: &[String]) -> Result<()> {
-    let Some(dirty) = git::dirty_paths(runner, &ctx.root)? else {
+    refuse_dirty_paths(ctx, git::DirtyPaths::start(runner, &ctx.root)?, targets)
+}
+
+fn refuse_dirty_paths(ctx: &Context, dirty: git::DirtyPaths, targets: &[String]) -> Result<()> {
+    let Some(dirty) = dirty.paths()? else {
         ctx.warn(
             "not a git checkout: cannot tell whether the files to edit have uncommitted changes",
         );

@@ -5,21 +5,15 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::error::AlreadyReported;
-use crate::rules::{self, Baseline, Finding, Severity};
+use crate::rules::{self, Finding, Severity};
 use crate::runner::Runner;
 use crate::sites::{self, Inventory};
-use crate::tree::GitTree;
+use crate::tree::{GitTree, Tree, Unchanged};
 use crate::{bad, flags, git};
 
 impl flags::Check {
     pub fn run(self, ctx: &Context) -> Result<()> {
-        let runner = ctx.runner();
-        let (inventory, baseline) = self.judged(ctx, runner)?;
-        let mut findings = rules::evaluate(&inventory, baseline.as_ref());
-        if let Some(baseline) = &baseline {
-            let before = findings_at(ctx, runner, &baseline.label);
-            rules::spare_pre_existing(&mut findings, &before, &baseline.changed);
-        }
+        let findings = self.findings(ctx, ctx.runner())?;
         let errors = rules::count(&findings, Severity::Error);
         if self.json {
             let report = json!({
@@ -38,65 +32,83 @@ impl flags::Check {
         Ok(())
     }
 
-    /// The inventory being judged and, with --staged/--since, its baseline.
-    fn judged(&self, ctx: &Context, runner: &Runner) -> Result<(Inventory, Option<Baseline>)> {
+    /// The findings of the tree being judged; with --staged/--since, those
+    /// that stood at the baseline in files the change does not touch are spared.
+    fn findings(&self, ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
         if self.staged {
-            git::require_repository(runner, &ctx.root, "check --staged")?;
-            let index = GitTree::new(runner, &ctx.root, None);
-            let inventory = sites::load(&index)?;
-            if !git::resolves(runner, &ctx.root, "HEAD")? {
-                ctx.detail("no commit yet: every file is new, so nothing needs a version bump");
-                return Ok((inventory, None));
-            }
-            let changed = git::staged_changes(runner, &ctx.root)?;
-            let mut baseline = git::baseline(runner, &ctx.root, "HEAD", changed)?;
-            baseline.comment_only =
-                git::comment_only_changes(runner, &ctx.root, "HEAD", &index, &baseline.changed)?;
-            return Ok((inventory, Some(baseline)));
+            return staged(ctx, runner);
         }
         let work_tree = ctx.work_tree();
         let inventory = sites::load(&work_tree)?;
         let Some(rev) = &self.since else {
-            return Ok((inventory, None));
+            return Ok(rules::evaluate(&inventory, None));
         };
         git::require_repository(runner, &ctx.root, "check --since")?;
         if !git::resolves(runner, &ctx.root, rev)? {
             return Err(bad!("--since {rev}: git knows no such revision"));
         }
         let changed = git::changes_since(runner, &ctx.root, rev)?;
-        let mut baseline = git::baseline(runner, &ctx.root, rev, changed)?;
-        baseline.comment_only =
-            git::comment_only_changes(runner, &ctx.root, rev, &work_tree, &baseline.changed)?;
-        Ok((inventory, Some(baseline)))
+        let before = GitTree::new(runner, &ctx.root, Some(rev));
+        judge_change(ctx, &inventory, &before, &work_tree, changed)
     }
+}
+
+/// `check --staged`: the index judged against HEAD. Three git processes in
+/// all, the hook's whole cost: the staged paths, the index's file list, and
+/// one `cat-file` for every read. HEAD differs from the index only in the
+/// staged paths, so every other file of HEAD is the index's, read once.
+fn staged(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
+    let changed = git::staged_changes(runner, &ctx.root).or_else(|err| {
+        git::require_repository(runner, &ctx.root, "check --staged")?;
+        Err(err)
+    })?;
+    let index = GitTree::new(runner, &ctx.root, None);
+    let inventory = sites::load(&index)?;
+    if !index.has_commit("HEAD")? {
+        ctx.detail("no commit yet: every file is new, so nothing needs a version bump");
+        return Ok(rules::evaluate(&inventory, None));
+    }
+    let head = GitTree::new(runner, &ctx.root, Some("HEAD"));
+    let before = Unchanged {
+        now: &index,
+        then: &head,
+        changed: &changed,
+    };
+    judge_change(ctx, &inventory, &before, &index, changed.clone())
+}
+
+/// The rules on `inventory` (read from `now`), with `before` as the baseline
+/// of the change `changed`; findings that stood before in files the change
+/// does not touch are spared.
+fn judge_change(
+    ctx: &Context,
+    inventory: &Inventory,
+    before: &dyn Tree,
+    now: &dyn Tree,
+    changed: Vec<String>,
+) -> Result<Vec<Finding>> {
+    let mut baseline = git::baseline(before, changed)?;
+    baseline.comment_only = git::comment_only_changes(before, now, &baseline.changed)?;
+    let mut findings = rules::evaluate(inventory, Some(&baseline));
+    rules::spare_pre_existing(&mut findings, &findings_at(ctx, before), &baseline.changed);
+    Ok(findings)
 }
 
 /// What `check --staged` finds, pre-existing findings spared: for the
 /// commands that commit their edits.
 pub fn staged_findings(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
-    let flags = flags::Check {
-        staged: true,
-        since: None,
-        json: false,
-    };
-    let (inventory, baseline) = flags.judged(ctx, runner)?;
-    let mut findings = rules::evaluate(&inventory, baseline.as_ref());
-    if let Some(baseline) = &baseline {
-        let before = findings_at(ctx, runner, &baseline.label);
-        rules::spare_pre_existing(&mut findings, &before, &baseline.changed);
-    }
-    Ok(findings)
+    staged(ctx, runner)
 }
 
-/// The findings that stood at `rev` (the rules that need no baseline). A base
-/// the rules cannot read (another layout, no monorepo yet) has none to spare.
-fn findings_at(ctx: &Context, runner: &Runner, rev: &str) -> Vec<Finding> {
-    let tree = GitTree::new(runner, &ctx.root, Some(rev));
-    match sites::load(&tree) {
+/// The findings that stood in `tree` (the rules that need no baseline). A
+/// base the rules cannot read (another layout, no monorepo yet) has none to spare.
+fn findings_at(ctx: &Context, tree: &dyn Tree) -> Vec<Finding> {
+    match sites::load(tree) {
         Ok(inventory) => rules::evaluate(&inventory, None),
         Err(err) => {
             ctx.detail(format!(
-                "{rev} cannot be read as a monorepo ({err:#}): every finding counts as new"
+                "{} cannot be read as a monorepo ({err:#}): every finding counts as new",
+                tree.label()
             ));
             Vec::new()
         }

@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::runner::Runner;
 use crate::semver::Semver;
 use crate::sites::{Inventory, Site};
+use crate::tree::GitTree;
 use crate::{bad, git};
 
 /// A cookbook that gets a new version.
@@ -42,7 +43,8 @@ pub fn bump_touched(
         return Ok(Vec::new());
     }
     // Before the first commit there is no HEAD, and so no cookbook in it.
-    let at_head = git::baseline(runner, &ctx.root, "HEAD", Vec::new())?.cookbook_versions;
+    let head = GitTree::new(runner, &ctx.root, Some("HEAD"));
+    let at_head = git::baseline(&head, Vec::new())?.cookbook_versions;
     let mut bumps = Vec::new();
     for name in touched {
         let Some(cookbook) = inventory.cookbook(name) else {

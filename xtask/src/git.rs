@@ -10,9 +10,9 @@ use anyhow::Result;
 use crate::bad;
 use crate::formats::{self, makefile, ruby};
 use crate::rules::Baseline;
-use crate::runner::Runner;
+use crate::runner::{Pending, Runner};
 use crate::sites::{self, paths};
-use crate::tree::{read_text, GitTree, Tree};
+use crate::tree::{read_text, Tree};
 
 fn lines_of(bytes: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(bytes)
@@ -42,7 +42,8 @@ pub fn resolves(runner: &Runner, root: &Path, rev: &str) -> Result<bool> {
         .ok)
 }
 
-/// Paths whose staged content differs from HEAD.
+/// Paths whose staged content differs from HEAD (before the first commit:
+/// every staged path). Fails outside a repository.
 pub fn staged_changes(runner: &Runner, root: &Path) -> Result<Vec<String>> {
     let out = runner.git(
         root,
@@ -53,7 +54,6 @@ pub fn staged_changes(runner: &Runner, root: &Path) -> Result<Vec<String>> {
             "--no-renames",
             "-z",
             "--relative",
-            "HEAD",
         ],
     )?;
     Ok(lines_of(&out))
@@ -86,39 +86,64 @@ fn untracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
 }
 
 /// Paths with uncommitted changes (staged, unstaged or untracked), relative
-/// to the root; `None` outside a git checkout. Two git processes: the root's
-/// place in its repository, and `git status` (which handles a repository
-/// without commits too: every file is then new).
+/// to the root; `None` outside a git checkout. One git process, `git status`
+/// (which handles a repository without commits too: every file is then new).
 pub fn dirty_paths(runner: &Runner, root: &Path) -> Result<Option<Vec<String>>> {
-    let answer = runner.query(root, "git", &["rev-parse", "--show-prefix"])?;
-    if !answer.ok {
-        return Ok(None);
+    DirtyPaths::start(runner, root)?.paths()
+}
+
+/// `git status` started at once and read when its answer is needed:
+/// `bump-base-image` plans its edits meanwhile.
+pub struct DirtyPaths {
+    /// The root's path in its repository, and the running `git status`.
+    status: Option<(String, Pending)>,
+}
+
+impl DirtyPaths {
+    pub fn start(runner: &Runner, root: &Path) -> Result<DirtyPaths> {
+        let Some(prefix) = place_in_repository(runner, root)? else {
+            return Ok(DirtyPaths { status: None });
+        };
+        // Entries `XY <path>`, the path from the repository's top (with -z, always).
+        let status = runner.query_later(
+            root,
+            "git",
+            &[
+                // A read: no refresh of the index file behind the user's back.
+                "--no-optional-locks",
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=all",
+                "--no-renames",
+                "--",
+                ".",
+            ],
+        )?;
+        Ok(DirtyPaths {
+            status: Some((prefix, status)),
+        })
     }
-    let prefix = String::from_utf8_lossy(&answer.stdout).trim().to_string();
-    // Entries `XY <path>`, the path from the repository's top (with -z, always).
-    let out = runner.git(
-        root,
-        &[
-            // A read: no refresh of the index file behind the user's back.
-            "--no-optional-locks",
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--no-renames",
-            "--",
-            ".",
-        ],
-    )?;
-    let mut paths: Vec<String> = lines_of(&out)
-        .iter()
-        .filter_map(|entry| entry.get(3..))
-        .filter_map(|path| path.strip_prefix(prefix.as_str()))
-        .map(str::to_string)
-        .collect();
-    paths.sort();
-    paths.dedup();
-    Ok(Some(paths))
+
+    /// The dirty paths, relative to the root; `None` outside a git checkout.
+    pub fn paths(self) -> Result<Option<Vec<String>>> {
+        let Some((prefix, status)) = self.status else {
+            return Ok(None);
+        };
+        let answer = status.answer()?;
+        if !answer.ok {
+            anyhow::bail!("`git status` failed: {}", answer.stderr);
+        }
+        let mut paths: Vec<String> = lines_of(&answer.stdout)
+            .iter()
+            .filter_map(|entry| entry.get(3..))
+            .filter_map(|path| path.strip_prefix(prefix.as_str()))
+            .map(str::to_string)
+            .collect();
+        paths.sort();
+        paths.dedup();
+        Ok(Some(paths))
+    }
 }
 
 /// Tracked files whose content differs from HEAD (staged or not); untracked
@@ -135,19 +160,18 @@ pub fn modified_tracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
     )?))
 }
 
-/// What a revision held of the versions the git-aware rules compare with.
-pub fn baseline(runner: &Runner, root: &Path, rev: &str, changed: Vec<String>) -> Result<Baseline> {
-    let tree = GitTree::new(runner, root, Some(rev));
+/// What a revision (`tree`) held of the versions the git-aware rules compare with.
+pub fn baseline(tree: &dyn Tree, changed: Vec<String>) -> Result<Baseline> {
     let mut cookbook_versions = BTreeMap::new();
     for name in tree.list(paths::COOKBOOKS_DIR)? {
         // A baseline file that cannot be read as before just has no version to compare.
-        if let Ok(Some(text)) = read_text(&tree, &paths::metadata(&name)) {
+        if let Ok(Some(text)) = read_text(tree, &paths::metadata(&name)) {
             if let [found] = ruby::metadata_version(&text).as_slice() {
                 cookbook_versions.insert(name, found.value.clone());
             }
         }
     }
-    let package_version = match read_text(&tree, paths::MAKEFILE) {
+    let package_version = match read_text(tree, paths::MAKEFILE) {
         Ok(Some(text)) => match makefile::variable(&text, sites::MAKE_VERSION).as_slice() {
             [found] => Some(found.value.clone()),
             _ => None,
@@ -155,7 +179,7 @@ pub fn baseline(runner: &Runner, root: &Path, rev: &str, changed: Vec<String>) -
         _ => None,
     };
     Ok(Baseline {
-        label: rev.to_string(),
+        label: tree.label(),
         changed,
         cookbook_versions,
         package_version,
@@ -164,15 +188,12 @@ pub fn baseline(runner: &Runner, root: &Path, rev: &str, changed: Vec<String>) -
 }
 
 /// The changed cookbook and package files (the ones the bump rules judge)
-/// whose code is the same in `now` as at `rev`: only comments differ.
+/// whose code is the same in `now` as in `before`: only comments differ.
 pub fn comment_only_changes(
-    runner: &Runner,
-    root: &Path,
-    rev: &str,
+    before: &dyn Tree,
     now: &dyn Tree,
     changed: &[String],
 ) -> Result<Vec<String>> {
-    let before = GitTree::new(runner, root, Some(rev));
     let judged = [
         format!("{}/", paths::COOKBOOKS_DIR),
         format!("{}/", paths::PACKAGE_DIR),
@@ -211,9 +232,36 @@ pub fn hooks_dir(runner: &Runner, root: &Path) -> Result<std::path::PathBuf> {
 
 /// The root's path inside its repository (`""` at the top level).
 pub fn prefix(runner: &Runner, root: &Path) -> Result<String> {
-    let out = runner.git(root, &["rev-parse", "--show-prefix"])?;
-    Ok(String::from_utf8_lossy(&out)
-        .trim()
-        .trim_end_matches('/')
-        .to_string())
+    match place_in_repository(runner, root)? {
+        Some(prefix) => Ok(prefix.trim_end_matches('/').to_string()),
+        None => Err(bad!("{} is not inside a git checkout", root.display())),
+    }
+}
+
+/// The root's path inside its repository as `git rev-parse --show-prefix`
+/// gives it (`edge-cloud-infra/`, or `""` at the top); `None` outside one.
+/// Found as git finds it, by the nearest folder at or above the root that
+/// holds a `.git` (a folder, or a file for a worktree or submodule), with no
+/// process to start (`bump-base-image --dry-run` is meant to take
+/// milliseconds). git is asked where its answer could differ: GIT_DIR,
+/// GIT_WORK_TREE or GIT_CEILING_DIRECTORIES set, or no `.git` above the root.
+fn place_in_repository(runner: &Runner, root: &Path) -> Result<Option<String>> {
+    let told = ["GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some());
+    let top = root.ancestors().find(|dir| dir.join(".git").exists());
+    if let (false, Some(top), true) = (told, top, root.is_absolute()) {
+        if let Ok(inside) = root.strip_prefix(top) {
+            let mut prefix = String::new();
+            for part in inside.components() {
+                prefix.push_str(&part.as_os_str().to_string_lossy());
+                prefix.push('/');
+            }
+            return Ok(Some(prefix));
+        }
+    }
+    let answer = runner.query(root, "git", &["rev-parse", "--show-prefix"])?;
+    Ok(answer
+        .ok
+        .then(|| String::from_utf8_lossy(&answer.stdout).trim().to_string()))
 }

@@ -76,6 +76,9 @@ pub struct Runner {
     quiet: bool,
     grace: Duration,
     echo: Echo,
+    /// Query tools kept running for the runner's life (see `with_session`),
+    /// by working folder and command line.
+    sessions: std::cell::RefCell<std::collections::HashMap<String, stream::Session>>,
     /// Ctrl-C presses made up by a test, for this runner only.
     #[cfg(test)]
     simulated: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -86,6 +89,39 @@ pub struct Answer {
     pub ok: bool,
     pub stdout: Vec<u8>,
     pub stderr: String,
+}
+
+/// A query still running (see `Runner::query_later`); dropped unread, it is stopped.
+pub struct Pending {
+    child: Option<Child>,
+    program: String,
+}
+
+impl Pending {
+    /// Waits for the query to end: what it printed, and whether it succeeded.
+    pub fn answer(mut self) -> Result<Answer> {
+        let child = self
+            .child
+            .take()
+            .context("the query was collected already")?;
+        let output = child
+            .wait_with_output()
+            .with_context(|| format!("lost track of `{}`", self.program))?;
+        Ok(Answer {
+            ok: output.status.success(),
+            stdout: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// How a step ended. Secret values are `***` in every text here.
@@ -170,6 +206,7 @@ impl Runner {
             quiet: false,
             grace: GRACE,
             echo: Echo::Terminal,
+            sessions: Default::default(),
             #[cfg(test)]
             simulated: Default::default(),
         })
@@ -214,6 +251,17 @@ impl Runner {
             ok: output.status.success(),
             stdout: output.stdout,
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    }
+
+    /// Starts the same read-only query now and leaves it running: the answer
+    /// is collected with [`Pending::answer`], so the tool works while the
+    /// xtask does (two cores, one command).
+    pub fn query_later(&self, dir: &Path, program: &str, args: &[&str]) -> Result<Pending> {
+        let step = Step::new("", program).args(args.iter().copied()).dir(dir);
+        Ok(Pending {
+            child: Some(self.spawn(&step)?),
+            program: program.to_string(),
         })
     }
 

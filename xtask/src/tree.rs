@@ -1,7 +1,8 @@
 //! Where the monorepo's files are read from: the working tree, git's index
 //! (what a commit would record) or a revision.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::io::{BufRead as _, Read as _};
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
@@ -191,13 +192,17 @@ impl Tree for WorkTree {
 }
 
 /// Files as git has them: `rev = None` is the index, else a revision. Every
-/// read (and a revision's folder listings) goes through one `git cat-file
-/// --batch`, started on the first read: one process, not one per file.
+/// read (and a revision's folder listings) goes through the runner's one `git
+/// cat-file --batch` for the root, started on the first read and shared by
+/// every GitTree of the command: one process, not one per file or per tree.
 pub struct GitTree<'a> {
     runner: &'a Runner,
     root: PathBuf,
     rev: Option<String>,
-    objects: RefCell<Option<Session>>,
+    /// The index's files under the root (`git ls-files`), read once.
+    index_files: OnceCell<Vec<String>>,
+    /// Files read so far (`None`: git has no such file), each read once.
+    files: RefCell<HashMap<String, Option<Vec<u8>>>>,
 }
 
 /// An object `git cat-file --batch` gave: its type and content.
@@ -214,8 +219,17 @@ impl<'a> GitTree<'a> {
             runner,
             root: root.to_path_buf(),
             rev: rev.map(str::to_string),
-            objects: RefCell::new(None),
+            index_files: OnceCell::new(),
+            files: RefCell::default(),
         }
+    }
+
+    /// Whether `rev` names a commit (`HEAD` does not before the first one),
+    /// asked of the same `git cat-file` as the reads.
+    pub fn has_commit(&self, rev: &str) -> Result<bool> {
+        Ok(self
+            .object(&format!("{rev}^{{commit}}"))?
+            .is_some_and(|object| object.kind == "commit"))
     }
 
     fn object_name(&self, rel: &str) -> String {
@@ -232,51 +246,63 @@ impl<'a> GitTree<'a> {
             // A request is one line; such a file cannot be in the rendition anyway.
             return Ok(None);
         }
-        let mut slot = self.objects.borrow_mut();
-        let session = match &mut *slot {
-            Some(session) => session,
-            empty => empty.insert(
-                self.runner.session(
-                    &Step::new("", "git")
-                        .args(["cat-file", "--batch"])
-                        .dir(&self.root),
-                )?,
-            ),
-        };
-        let lost = || anyhow!("`git cat-file --batch` stopped answering (reading {name})");
-        // git ends at once where there is nothing to read (not a repository):
-        // then, as for `git cat-file blob`, there is no such file.
-        let mut header = Vec::new();
-        let asked = session.send(format!("{name}\n").as_bytes()).is_ok()
-            && session.output().read_until(b'\n', &mut header).is_ok();
-        if !asked || header.pop() != Some(b'\n') {
-            return Ok(None);
-        }
-        let header = String::from_utf8_lossy(&header);
-        // `<id> <type> <size>`, or `<name> missing` (or `ambiguous`, ...).
-        let mut fields = header.rsplitn(3, ' ');
-        let (Some(size), Some(kind), Some(id)) = (fields.next(), fields.next(), fields.next())
-        else {
-            return Ok(None);
-        };
-        let (Ok(size), true) = (
-            size.parse::<usize>(),
-            !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()),
-        ) else {
-            return Ok(None);
-        };
-        let mut content = vec![0; size + 1];
-        session
-            .output()
-            .read_exact(&mut content)
-            .map_err(|_| lost())?;
-        content.pop(); // the newline after the content
-        Ok(Some(Object {
-            kind: kind.to_string(),
-            id_len: id.len() / 2,
-            content,
-        }))
+        let cat_file = Step::new("", "git")
+            .args(["cat-file", "--batch"])
+            .dir(&self.root);
+        self.runner
+            .with_session(&cat_file, |session| ask_object(session, name))?
     }
+
+    /// The index's files under the root, relative to it.
+    fn index_files(&self) -> Result<&[String]> {
+        if self.index_files.get().is_none() {
+            let out = self.runner.git(&self.root, &["ls-files", "-z"])?;
+            let files = String::from_utf8_lossy(&out)
+                .split('\0')
+                .filter(|path| !path.is_empty())
+                .map(str::to_string)
+                .collect();
+            let _ = self.index_files.set(files);
+        }
+        Ok(self.index_files.get().map_or(&[], Vec::as_slice))
+    }
+}
+
+/// One request to `git cat-file --batch`: the object `name`, or `None` when
+/// git has none by that name.
+fn ask_object(session: &mut Session, name: &str) -> Result<Option<Object>> {
+    let lost = || anyhow!("`git cat-file --batch` stopped answering (reading {name})");
+    // git ends at once where there is nothing to read (not a repository):
+    // then, as for `git cat-file blob`, there is no such file.
+    let mut header = Vec::new();
+    let asked = session.send(format!("{name}\n").as_bytes()).is_ok()
+        && session.output().read_until(b'\n', &mut header).is_ok();
+    if !asked || header.pop() != Some(b'\n') {
+        return Ok(None);
+    }
+    let header = String::from_utf8_lossy(&header);
+    // `<id> <type> <size>`, or `<name> missing` (or `ambiguous`, ...).
+    let mut fields = header.rsplitn(3, ' ');
+    let (Some(size), Some(kind), Some(id)) = (fields.next(), fields.next(), fields.next()) else {
+        return Ok(None);
+    };
+    let (Ok(size), true) = (
+        size.parse::<usize>(),
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()),
+    ) else {
+        return Ok(None);
+    };
+    let mut content = vec![0; size + 1];
+    session
+        .output()
+        .read_exact(&mut content)
+        .map_err(|_| lost())?;
+    content.pop(); // the newline after the content
+    Ok(Some(Object {
+        kind: kind.to_string(),
+        id_len: id.len() / 2,
+        content,
+    }))
 }
 
 /// The names in a tree object: entries `<mode> <name>\0<id bytes>`.
@@ -296,45 +322,42 @@ fn tree_names(object: &Object) -> Vec<String> {
 
 impl Tree for GitTree<'_> {
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
+        if let Some(known) = self.files.borrow().get(rel) {
+            return Ok(known.clone());
+        }
+        let content = self
             .object(&self.object_name(rel))?
             .filter(|object| object.kind == "blob")
-            .map(|object| object.content))
+            .map(|object| object.content);
+        self.files
+            .borrow_mut()
+            .insert(rel.to_string(), content.clone());
+        Ok(content)
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {
-        let prefix = format!("{}/", dir.trim_end_matches('/'));
-        let listing = match &self.rev {
-            Some(_) => {
-                let mut names = match self.object(&self.object_name(dir.trim_end_matches('/')))? {
-                    Some(object) if object.kind == "tree" => tree_names(&object),
-                    _ => Vec::new(),
-                };
-                names.sort();
-                return Ok(names);
+        let dir = dir.trim_end_matches('/');
+        let mut names = match &self.rev {
+            Some(_) => match self.object(&self.object_name(dir))? {
+                Some(object) if object.kind == "tree" => tree_names(&object),
+                _ => Vec::new(),
+            },
+            // The first component of the paths below `dir`; outside git, none.
+            None => {
+                let prefix = format!("{dir}/");
+                self.index_files()
+                    .map(|files| {
+                        files
+                            .iter()
+                            .filter_map(|path| path.strip_prefix(&prefix))
+                            .filter_map(|rest| rest.split('/').next())
+                            .filter(|name| !name.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default()
             }
-            None => self
-                .runner
-                .git(&self.root, &["ls-files", "-z", "--", &prefix])
-                .map(|out| {
-                    // ls-files lists files below: keep the first component under `dir`.
-                    let text = String::from_utf8_lossy(&out).into_owned();
-                    text.split('\0')
-                        .filter_map(|path| path.strip_prefix(&prefix))
-                        .filter_map(|rest| rest.split('/').next())
-                        .collect::<Vec<_>>()
-                        .join("\0")
-                        .into_bytes()
-                }),
         };
-        let Ok(listing) = listing else {
-            return Ok(Vec::new());
-        };
-        let mut names: Vec<String> = String::from_utf8_lossy(&listing)
-            .split('\0')
-            .filter(|name| !name.is_empty())
-            .map(str::to_string)
-            .collect();
         names.sort();
         names.dedup();
         Ok(names)
@@ -345,5 +368,37 @@ impl Tree for GitTree<'_> {
             Some(rev) => rev.clone(),
             None => "the index".into(),
         }
+    }
+}
+
+/// A revision seen through a newer tree it differs from only in `changed`
+/// (HEAD and the index, with the paths `git diff --cached` lists): every
+/// other path is read from `now`, which has read it already, not from git again.
+pub struct Unchanged<'a> {
+    pub now: &'a dyn Tree,
+    pub then: &'a dyn Tree,
+    pub changed: &'a [String],
+}
+
+impl Tree for Unchanged<'_> {
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        if self.changed.iter().any(|path| path == rel) {
+            self.then.read(rel)
+        } else {
+            self.now.read(rel)
+        }
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        if self.changed.iter().any(|path| path.starts_with(&prefix)) {
+            self.then.list(dir)
+        } else {
+            self.now.list(dir)
+        }
+    }
+
+    fn label(&self) -> String {
+        self.then.label()
     }
 }

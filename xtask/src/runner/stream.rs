@@ -2,6 +2,7 @@
 //! decompressor), not an answer to keep: `Runner::stream` hands it over chunk
 //! by chunk, so memory stays bounded whatever the tool writes.
 
+use std::collections::hash_map::Entry;
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::ops::ControlFlow;
 use std::sync::mpsc;
@@ -183,6 +184,19 @@ impl Runner {
             input: Some(input),
             output: std::io::BufReader::new(output),
         })
+    }
+
+    /// `ask`s the session of `step`, started on its first use and kept for
+    /// the runner's life: every reader of the same repository's objects (the
+    /// index, HEAD, a base revision) shares one `git cat-file --batch`.
+    pub fn with_session<T>(&self, step: &Step, ask: impl FnOnce(&mut Session) -> T) -> Result<T> {
+        let key = format!("{:?} {}", step.working_dir(), step.command_line());
+        let mut sessions = self.sessions.borrow_mut();
+        let session = match sessions.entry(key) {
+            Entry::Occupied(running) => running.into_mut(),
+            Entry::Vacant(slot) => slot.insert(self.session(step)?),
+        };
+        Ok(ask(session))
     }
 }
 
