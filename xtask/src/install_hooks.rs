@@ -72,7 +72,8 @@ fn hook_script(root_in_repo: &str, invocation: &Invocation) -> String {
          \x20       echo \"pre-commit: $local_hook is not executable, so it is skipped (chmod +x it to run it)\" >&2\n\
          \x20   fi\n\
          fi\n\
-         cd \"$(git rev-parse --show-toplevel)\" || exit 1\n\
+         # git runs the hook from the top of the working tree; by hand, find it.\n\
+         if [ ! -e .git ]; then cd \"$(git rev-parse --show-toplevel)\" || exit 1; fi\n\
          {cd}\
          # The xtask cargo last built, run directly when it is newer than every\n\
          # file it is built from (else cargo rebuilds it first).\n\
