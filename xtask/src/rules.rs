@@ -137,6 +137,26 @@ pub fn sites_of(inv: &Inventory, rule: &str) -> Vec<Site> {
 }
 
 impl Finding {
+    /// What a rule found in the tree it judges: `help` is the command (or
+    /// edit) that fixes it. Whether it stood already before a change is
+    /// decided later, by `spare_pre_existing`.
+    pub fn new(
+        rule: &'static str,
+        severity: Severity,
+        message: String,
+        locations: Vec<Location>,
+        help: Option<String>,
+    ) -> Finding {
+        Finding {
+            rule,
+            severity,
+            message,
+            locations,
+            help,
+            pre_existing: false,
+        }
+    }
+
     /// rustc-style text: `error[rule]: message`, `  --> file:line`, `  = help: …`.
     pub fn render(&self, paint: &Paint) -> String {
         let head = format!("{}[{}]", self.severity.name(), self.rule);

@@ -62,20 +62,19 @@ pub(super) fn cookbook_bump(inv: &Inventory, baseline: &Baseline, findings: &mut
                 cookbook.version.path
             )
         };
-        findings.push(Finding {
-            pre_existing: false,
-            rule: COOKBOOK_BUMP,
-            severity: Severity::Error,
-            message: format!(
+        findings.push(Finding::new(
+            COOKBOOK_BUMP,
+            Severity::Error,
+            format!(
                 "cookbook {} changed since {} ({}) but its version is still {}",
                 cookbook.name,
                 baseline.label,
                 changed.join(", "),
                 cookbook.version.value
             ),
-            locations: vec![Location::of(&cookbook.version)],
-            help: Some(help),
-        });
+            vec![Location::of(&cookbook.version)],
+            Some(help),
+        ));
     }
 }
 
@@ -95,18 +94,17 @@ pub(super) fn package_bump(inv: &Inventory, baseline: &Baseline, findings: &mut 
     let next = Semver::parse(before)
         .map(|v| v.next_patch().to_string())
         .unwrap_or_else(|_| "<new version>".into());
-    findings.push(Finding {
-        pre_existing: false,
-        rule: PACKAGE_BUMP,
-        severity: Severity::Error,
-        message: format!(
+    findings.push(Finding::new(
+        PACKAGE_BUMP,
+        Severity::Error,
+        format!(
             "the mobiledgex package changed since {} ({}) but its VERSION is still {before}: the same version would be published twice",
             baseline.label,
             changed.join(", ")
         ),
-        locations: vec![Location::of(&inv.package_version)],
-        help: Some(format!("cargo xtask bump-base-image {next}")),
-    });
+        vec![Location::of(&inv.package_version)],
+        Some(format!("cargo xtask bump-base-image {next}")),
+    ));
 }
 
 /// Judging a change (`check --staged`, `--since`): an error that already stood

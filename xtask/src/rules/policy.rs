@@ -19,40 +19,38 @@ pub(super) fn cookbook_pin(inv: &Inventory, findings: &mut Vec<Finding>) {
             let repo = &cookbook.version;
             match compare_versions(&pin.value, &repo.value) {
                 Some(std::cmp::Ordering::Equal) => {}
-                Some(std::cmp::Ordering::Less) => findings.push(Finding {
-                    pre_existing: false,
-                    rule: COOKBOOK_PIN,
-                    severity: Severity::Warning,
-                    message: format!(
+                Some(std::cmp::Ordering::Less) => findings.push(Finding::new(
+                    COOKBOOK_PIN,
+                    Severity::Warning,
+                    format!(
                         "policy {} pins {} {}, older than the cookbook's {} (it uses what was uploaded before)",
                         policy.name, pin.key, pin.value, repo.value
                     ),
-                    locations: vec![Location::of(pin), Location::of(repo)],
-                    help: Some(format!(
+                    vec![Location::of(pin), Location::of(repo)],
+                    Some(format!(
                         "nothing, if the policy is meant to stay on {}; to use the repository's cookbook: pin '= {}' in {}, then {}",
                         pin.value,
                         repo.value,
                         policy.path,
                         regenerate_lock_command(&policy.path)
                     )),
-                }),
-                _ => findings.push(Finding {
-                    pre_existing: false,
-                    rule: COOKBOOK_PIN,
-                    severity: Severity::Error,
-                    message: format!(
+                )),
+                _ => findings.push(Finding::new(
+                    COOKBOOK_PIN,
+                    Severity::Error,
+                    format!(
                         "policy {} pins {} {}, newer than the cookbook's {} in the repository",
                         policy.name, pin.key, pin.value, repo.value
                     ),
-                    locations: vec![Location::of(pin), Location::of(repo)],
-                    help: Some(format!(
+                    vec![Location::of(pin), Location::of(repo)],
+                    Some(format!(
                         "set `version '{}'` in {} or pin '= {}' in {}",
                         pin.value,
                         repo.path,
                         repo.value,
                         policy.path
                     )),
-                }),
+                )),
             }
         }
     }
@@ -87,34 +85,32 @@ pub(super) fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
         let lock = match &policy.lock {
             LockState::Present(lock) => lock,
             LockState::Missing => {
-                findings.push(Finding {
-                    pre_existing: false,
-                    rule: POLICY_LOCK,
-                    severity: Severity::Error,
-                    message: format!(
+                findings.push(Finding::new(
+                    POLICY_LOCK,
+                    Severity::Error,
+                    format!(
                         "policy {} has no lock file {}",
                         policy.name, policy.lock_path
                     ),
-                    locations: vec![Location {
+                    vec![Location {
                         path: policy.path.clone(),
                         line: 1,
                     }],
                     help,
-                });
+                ));
                 continue;
             }
             LockState::Invalid(why) => {
-                findings.push(Finding {
-                    pre_existing: false,
-                    rule: POLICY_LOCK,
-                    severity: Severity::Error,
-                    message: format!("{} cannot be read: {why}", policy.lock_path),
-                    locations: vec![Location {
+                findings.push(Finding::new(
+                    POLICY_LOCK,
+                    Severity::Error,
+                    format!("{} cannot be read: {why}", policy.lock_path),
+                    vec![Location {
                         path: policy.lock_path.clone(),
                         line: 1,
                     }],
                     help,
-                });
+                ));
                 continue;
             }
         };
@@ -143,18 +139,17 @@ pub(super) fn policy_lock(inv: &Inventory, findings: &mut Vec<Finding>) {
                 path: policy.lock_path.clone(),
                 line: 1,
             });
-            findings.push(Finding {
-                pre_existing: false,
-                rule: POLICY_LOCK,
-                severity: Severity::Error,
-                message: format!(
+            findings.push(Finding::new(
+                POLICY_LOCK,
+                Severity::Error,
+                format!(
                     "{} is stale: {}",
                     policy.lock_path,
                     stale.reasons.join("; ")
                 ),
                 locations,
-                help: help.clone(),
-            });
+                help.clone(),
+            ));
         }
         unneeded_cookbooks(policy, lock, help, findings);
     }
@@ -336,11 +331,10 @@ fn unneeded_cookbooks(
     if unneeded.is_empty() {
         return;
     }
-    findings.push(Finding {
-        pre_existing: false,
-        rule: POLICY_LOCK,
-        severity: Severity::Warning,
-        message: format!(
+    findings.push(Finding::new(
+        POLICY_LOCK,
+        Severity::Warning,
+        format!(
             "{} locks {} although nothing in policy {} needs {} any more",
             policy.lock_path,
             unneeded
@@ -351,7 +345,7 @@ fn unneeded_cookbooks(
             policy.name,
             if unneeded.len() == 1 { "it" } else { "them" }
         ),
-        locations: unneeded
+        unneeded
             .iter()
             .map(|name| Location {
                 path: policy.lock_path.clone(),
@@ -359,5 +353,5 @@ fn unneeded_cookbooks(
             })
             .collect(),
         help,
-    });
+    ));
 }

@@ -604,17 +604,16 @@ const CASES: &[Case] = &[
 ];
 
 fn finding(rule: &'static str, message: &str, path: &str) -> Finding {
-    Finding {
+    Finding::new(
         rule,
-        severity: Severity::Error,
-        message: message.into(),
-        locations: vec![Location {
+        Severity::Error,
+        message.into(),
+        vec![Location {
             path: path.into(),
             line: 1,
         }],
-        help: None,
-        pre_existing: false,
-    }
+        None,
+    )
 }
 
 #[test]

@@ -44,14 +44,13 @@ pub(super) fn package_version(inv: &Inventory, findings: &mut Vec<Finding>) {
         .map(|site| format!("{} has {}", file_name(site), site.value))
         .collect();
     let target = highest(sites.iter().map(|site| site.value.as_str())).unwrap_or(&reference.value);
-    findings.push(Finding {
-        pre_existing: false,
-        rule: PACKAGE_VERSION,
-        severity: Severity::Error,
-        message: format!("base image version disagrees: {}", said.join(", ")),
-        locations: involved.into_iter().map(Location::of).collect(),
-        help: Some(format!("cargo xtask bump-base-image {target}")),
-    });
+    findings.push(Finding::new(
+        PACKAGE_VERSION,
+        Severity::Error,
+        format!("base image version disagrees: {}", said.join(", ")),
+        involved.into_iter().map(Location::of).collect(),
+        Some(format!("cargo xtask bump-base-image {target}")),
+    ));
 }
 
 pub(super) fn chef_package_version(inv: &Inventory, findings: &mut Vec<Finding>) {
@@ -83,14 +82,13 @@ pub(super) fn chef_package_version(inv: &Inventory, findings: &mut Vec<Finding>)
                 ),
             ),
         };
-        findings.push(Finding {
-            pre_existing: false,
-            rule: CHEF_PACKAGE_VERSION,
+        findings.push(Finding::new(
+            CHEF_PACKAGE_VERSION,
             severity,
             message,
-            locations: vec![Location::of(site), Location::of(package)],
-            help: Some(help),
-        });
+            vec![Location::of(site), Location::of(package)],
+            Some(help),
+        ));
     }
 }
 
@@ -113,37 +111,35 @@ pub(super) fn apt_snapshot(inv: &Inventory, findings: &mut Vec<Finding>) {
                 packer.value, site.value
             )
         };
-        findings.push(Finding {
-            pre_existing: false,
-            rule: APT_SNAPSHOT,
-            severity: Severity::Error,
+        findings.push(Finding::new(
+            APT_SNAPSHOT,
+            Severity::Error,
             message,
-            locations: vec![Location::of(packer), Location::of(site)],
-            help: Some(format!(
+            vec![Location::of(packer), Location::of(site)],
+            Some(format!(
                 "cargo xtask chef-policy --apt-snapshot {}",
                 what(packer)
             )),
-        });
+        ));
     }
 }
 
 pub(super) fn chef_client(inv: &Inventory, findings: &mut Vec<Finding>) {
     let Some(pin) = inv.dependencies.get("chef") else {
         for site in &inv.chef_clients {
-            findings.push(Finding {
-                pre_existing: false,
-                rule: CHEF_CLIENT,
-                severity: Severity::Error,
-                message: format!(
+            findings.push(Finding::new(
+                CHEF_CLIENT,
+                Severity::Error,
+                format!(
                     "chef-client is pinned to {} in {}, but `chef` is not pinned in dependencies",
                     site.value, site.path
                 ),
-                locations: vec![Location::of(site)],
-                help: Some(format!(
+                vec![Location::of(site)],
+                Some(format!(
                     "add `chef =<version>-1` to {}",
                     paths::DEPENDENCIES
                 )),
-            });
+            ));
         }
         return;
     };
@@ -158,15 +154,14 @@ pub(super) fn chef_client(inv: &Inventory, findings: &mut Vec<Finding>) {
         if site.value == pinned {
             continue;
         }
-        findings.push(Finding {
-            pre_existing: false,
-            rule: CHEF_CLIENT,
-            severity: Severity::Error,
-            message: format!(
+        findings.push(Finding::new(
+            CHEF_CLIENT,
+            Severity::Error,
+            format!(
                 "chef-client disagrees: {} updates to {}, dependencies pins chef {}{}",
                 site.path, site.value, pin.op, pin.version
             ),
-            locations: vec![
+            vec![
                 Location::of(site),
                 Location {
                     path: paths::DEPENDENCIES.into(),
@@ -174,13 +169,13 @@ pub(super) fn chef_client(inv: &Inventory, findings: &mut Vec<Finding>) {
                 },
             ],
             // Either side can move: the image to the policy's chef, or the policy to the image's.
-            help: Some(format!(
+            Some(format!(
                 "cargo xtask deps set chef={epoch}{}{revision} (or set default['chef_client_updater']['version'] to '{pinned}' in {}, then {})",
                 site.value,
                 site.path,
                 regenerate_lock_command(&site.path)
             )),
-        });
+        ));
     }
 }
 
@@ -210,37 +205,35 @@ pub(super) fn kubernetes(inv: &Inventory, findings: &mut Vec<Finding>) {
         .chain(missing.iter().map(|name| format!("{name} not pinned")))
         .collect();
     let target = highest(present.iter().map(|pin| pin.version.as_str())).unwrap_or_default();
-    findings.push(Finding {
-        pre_existing: false,
-        rule: KUBERNETES,
-        severity: Severity::Error,
-        message: format!(
+    findings.push(Finding::new(
+        KUBERNETES,
+        Severity::Error,
+        format!(
             "kubeadm, kubectl and kubelet must be pinned to one version: {}",
             said.join(", ")
         ),
-        locations: present
+        present
             .iter()
             .map(|pin| Location {
                 path: paths::DEPENDENCIES.into(),
                 line: pin.line,
             })
             .collect(),
-        help: Some(format!("cargo xtask deps set --kubernetes {target}")),
-    });
+        Some(format!("cargo xtask deps set --kubernetes {target}")),
+    ));
 }
 
 pub(super) fn dependencies_syntax(inv: &Inventory, findings: &mut Vec<Finding>) {
     for error in &inv.dependencies.errors {
-        findings.push(Finding {
-            pre_existing: false,
-            rule: DEPENDENCIES_SYNTAX,
-            severity: Severity::Error,
-            message: format!("{}: `{}`", error.message, error.text.trim()),
-            locations: vec![Location {
+        findings.push(Finding::new(
+            DEPENDENCIES_SYNTAX,
+            Severity::Error,
+            format!("{}: `{}`", error.message, error.text.trim()),
+            vec![Location {
                 path: paths::DEPENDENCIES.into(),
                 line: error.line,
             }],
-            help: Some("edit the line to `name`, blanks, then an operator glued to a Debian version, e.g. `kubeadm                         =1.18.20-00`".into()),
-        });
+            Some("edit the line to `name`, blanks, then an operator glued to a Debian version, e.g. `kubeadm                         =1.18.20-00`".into()),
+        ));
     }
 }
