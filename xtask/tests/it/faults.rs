@@ -333,6 +333,24 @@ fn hold_lock(tree: &Tree, command: &str, pid: u32) -> File {
     file
 }
 
+/// Drops the lock and waits until nothing holds it: a process another test
+/// starts at that moment (cloned, not yet exec'd) holds a copy of every open
+/// descriptor, this one's too, and with it the lock, for a moment.
+fn release_lock(lock: File, path: &Path) {
+    drop(lock);
+    for _ in 0..500 {
+        let file = OpenOptions::new().write(true).open(path).unwrap();
+        if file.try_lock().is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!(
+        "{} is still locked 5 s after it was released",
+        path.display()
+    );
+}
+
 #[test]
 fn a_second_writer_is_refused_at_once_naming_the_first() {
     let tree = Tree::with_git(Layout::A);
@@ -360,7 +378,7 @@ fn a_second_writer_is_refused_at_once_naming_the_first() {
     tree.xtask(&["deps", "show"]).assert_code(0);
     tree.xtask(&["mentions", "3.0.1"]).assert_code(0);
     assert_ne!(tree.xtask(&["check"]).code, 2);
-    drop(lock);
+    release_lock(lock, &tree.path(".git/xtask.lock"));
     tree.xtask(&BUMP).assert_code(0);
 }
 
@@ -400,7 +418,7 @@ fn a_journal_left_by_a_killed_write_is_rolled_back_but_not_under_a_running_write
         versions.stderr
     );
     assert!(tree.path(".git/xtask-journal").is_dir());
-    drop(lock);
+    release_lock(lock, &tree.path(".git/xtask.lock"));
     // Then the next command rolls it back.
     let check = tree.xtask(&["check"]);
     assert!(
@@ -438,7 +456,7 @@ fn outside_git_the_lock_lives_in_target_xtask_and_only_while_held() {
         &["`xtask chef-policy -y` (pid 99, since 1970-01-01 00:00:00 UTC)"],
     );
     assert_eq!(common::changes(&before, &tree.snapshot()).len(), 0);
-    drop(lock);
+    release_lock(lock, &tree.path("target/xtask/xtask.lock"));
     std::fs::remove_file(tree.path("target/xtask/xtask.lock")).unwrap();
     tree.xtask(&BUMP).assert_code(0);
     // Neither the lock nor a journal is left in the tree.
