@@ -213,6 +213,7 @@ fn a_signal_at_every_rename_leaves_the_tree_all_old_or_all_new() {
 /// file): a SIGKILL at each of those removals still leaves the tree whole,
 /// and the next command cleans up what was left of the journal.
 #[test]
+#[ignore = "slow (~10 s: 15 faults injected with strace); .ci/run runs it"]
 fn sigkill_at_every_removal_leaves_the_tree_whole_and_no_journal() {
     if !strace_works() {
         return;
@@ -276,6 +277,7 @@ fn jitter(bound: u64) -> u64 {
 }
 
 #[test]
+#[ignore = "slow (~10 s: 30 random SIGKILLs); .ci/run runs it"]
 fn sigkill_at_random_moments_never_leaves_a_partial_write() {
     let (old, new) = old_and_new();
     // How long a whole bump takes here, to spread the kills over it.

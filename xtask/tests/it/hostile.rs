@@ -133,6 +133,7 @@ fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 #[test]
+#[ignore = "slow (~20 s: a whole release under strace -f); .ci/run runs it"]
 fn secrets_reach_only_the_var_file_and_curls_standard_input() {
     if !strace_works() {
         skip_or_fail("strace cannot trace here (is it installed, is ptrace allowed?)");
