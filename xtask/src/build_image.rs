@@ -254,7 +254,7 @@ pub fn template_outputs(ctx: &Context, name: &str) -> Vec<String> {
         .unwrap_or_default()
         .iter()
         .filter_map(|builder| builder.get("image_name").and_then(Value::as_str))
-        .map(|pattern| user_var.replace_all(pattern, name).into_owned())
+        .map(|pattern| user_var.replace_all(pattern, name))
         .filter(|output| !output.contains("{{"))
         .collect();
     names.dedup();

@@ -5,14 +5,13 @@ pub mod dependencies;
 pub mod go;
 pub mod lock_json;
 pub mod makefile;
+mod pattern;
 pub mod ruby;
 pub mod shell;
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Mutex, OnceLock, PoisonError};
 
-use regex::Regex;
+pub use pattern::{regex, Pattern};
 
 /// A value found in a file: the 1-based line, the value's text, and its byte
 /// span in the whole file (so an edit changes exactly those bytes).
@@ -41,7 +40,7 @@ pub fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
 }
 
 /// Every line matching `pattern`; group `v` is the value, optional group `k` the key.
-pub fn scan(text: &str, pattern: &Regex) -> Vec<Found> {
+pub fn scan(text: &str, pattern: &Pattern) -> Vec<Found> {
     let mut found = Vec::new();
     for (number, start, line) in lines(text) {
         if let Some(caps) = pattern.captures(line) {
@@ -81,21 +80,6 @@ pub fn only_comments_differ(before: &str, after: &str) -> bool {
             .filter(|line| !line.is_empty() && (!line.starts_with('#') || line.starts_with("#!")))
     }
     code(before).eq(code(after))
-}
-
-/// Builds a regex from a pattern of this crate, once per process: `check`
-/// runs on every commit, and compiling is most of its time.
-pub fn regex(pattern: &str) -> Regex {
-    static COMPILED: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
-    let mut compiled = COMPILED
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    compiled
-        .entry(pattern.to_string())
-        // Patterns are literals of this crate, covered by tests: a bad one is a bug.
-        .or_insert_with(|| Regex::new(pattern).expect("invalid built-in pattern"))
-        .clone()
 }
 
 #[cfg(test)]
