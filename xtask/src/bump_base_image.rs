@@ -12,6 +12,7 @@ use crate::rules::{self, Finding, Severity};
 use crate::runner::Runner;
 use crate::semver::Semver;
 use crate::sites::{self, Inventory, Site};
+use crate::tree::GitTree;
 use crate::{bad, cookbooks, deps, flags, git, mentions};
 
 impl flags::BumpBaseImage {
@@ -21,10 +22,13 @@ impl flags::BumpBaseImage {
             sites::validate_snapshot_date(date).map_err(|why| bad!("--apt-snapshot: {why}"))?;
         }
         let runner = ctx.runner();
-        // git status runs while the edits are planned.
+        // git status runs while the edits are planned, and git's object
+        // reader starts for the cookbook versions at HEAD the plan compares
+        // with (a failure to start shows at its first read).
         let dirty = (!self.allow_dirty)
             .then(|| git::DirtyPaths::start(runner, &ctx.root))
             .transpose()?;
+        let _ = GitTree::new(runner, &ctx.root, Some("HEAD")).start();
         let inventory = ctx.inventory()?;
         check_new_version(
             &inventory,

@@ -240,17 +240,26 @@ impl<'a> GitTree<'a> {
         }
     }
 
+    /// Starts git's object reader now, so that it has started by the time
+    /// the first read comes (the xtask works meanwhile).
+    pub fn start(&self) -> Result<()> {
+        self.runner.with_session(&self.cat_file(), |_| ())
+    }
+
+    fn cat_file(&self) -> Step {
+        Step::new("", "git")
+            .args(["cat-file", "--batch"])
+            .dir(&self.root)
+    }
+
     /// The object `name`, or `None` when git has none by that name.
     fn object(&self, name: &str) -> Result<Option<Object>> {
         if name.contains('\n') {
             // A request is one line; such a file cannot be in the rendition anyway.
             return Ok(None);
         }
-        let cat_file = Step::new("", "git")
-            .args(["cat-file", "--batch"])
-            .dir(&self.root);
         self.runner
-            .with_session(&cat_file, |session| ask_object(session, name))?
+            .with_session(&self.cat_file(), |session| ask_object(session, name))?
     }
 
     /// The index's files under the root, relative to it.
