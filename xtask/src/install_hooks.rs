@@ -59,7 +59,9 @@ fn hook_script(root_in_repo: &str, invocation: &Invocation) -> String {
          # Runs {LOCAL} (the hook this one replaced) first, if there is one, then\n\
          # refuses a commit that leaves the base image release inconsistent; each\n\
          # finding names the command that fixes it. Bypass once: git commit --no-verify\n\
-         local_hook=\"$(dirname \"$0\")/{LOCAL}\"\n\
+         # The hook's folder, as dirname would say, without starting it on every commit.\n\
+         case \"$0\" in */*) hooks_dir=\"${{0%/*}}\" ;; *) hooks_dir=. ;; esac\n\
+         local_hook=\"$hooks_dir/{LOCAL}\"\n\
          if [ -e \"$local_hook\" ]; then\n\
          \x20   if [ -x \"$local_hook\" ]; then\n\
          \x20       \"$local_hook\" \"$@\"\n\
