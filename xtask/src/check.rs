@@ -54,16 +54,20 @@ impl flags::Check {
 }
 
 /// `check --staged`: the index judged against HEAD. Three git processes in
-/// all, the hook's whole cost: the staged paths, the index's file list, and
-/// one `cat-file` for every read. HEAD differs from the index only in the
-/// staged paths, so every other file of HEAD is the index's, read once.
+/// all, the hook's whole cost: the staged paths (`git diff`, which runs
+/// while the index is read), the index's file list, and one `cat-file` for
+/// every read. HEAD differs from the index only in the staged paths, so
+/// every other file of HEAD is the index's, read once.
 fn staged(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
-    let changed = git::staged_changes(runner, &ctx.root).or_else(|err| {
+    let staged = git::StagedChanges::start(runner, &ctx.root)?;
+    let index = GitTree::new(runner, &ctx.root, None);
+    let loaded = sites::load(&index);
+    // Outside a repository, git's own failure says why; not the missing files.
+    let changed = staged.paths().or_else(|err| {
         git::require_repository(runner, &ctx.root, "check --staged")?;
         Err(err)
     })?;
-    let index = GitTree::new(runner, &ctx.root, None);
-    let inventory = sites::load(&index)?;
+    let inventory = loaded?;
     if !index.has_commit("HEAD")? {
         ctx.detail("no commit yet: every file is new, so nothing needs a version bump");
         return Ok(rules::evaluate(&inventory, None));

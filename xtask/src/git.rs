@@ -43,20 +43,34 @@ pub fn resolves(runner: &Runner, root: &Path, rev: &str) -> Result<bool> {
 }
 
 /// Paths whose staged content differs from HEAD (before the first commit:
-/// every staged path). Fails outside a repository.
-pub fn staged_changes(runner: &Runner, root: &Path) -> Result<Vec<String>> {
-    let out = runner.git(
-        root,
-        &[
-            "diff",
-            "--cached",
-            "--name-only",
-            "--no-renames",
-            "-z",
-            "--relative",
-        ],
-    )?;
-    Ok(lines_of(&out))
+/// every staged path), asked now and read with [`StagedChanges::paths`]:
+/// `check --staged` reads the index meanwhile.
+pub struct StagedChanges(Pending);
+
+impl StagedChanges {
+    pub fn start(runner: &Runner, root: &Path) -> Result<StagedChanges> {
+        Ok(StagedChanges(runner.query_later(
+            root,
+            "git",
+            &[
+                "diff",
+                "--cached",
+                "--name-only",
+                "--no-renames",
+                "-z",
+                "--relative",
+            ],
+        )?))
+    }
+
+    /// The paths, relative to the root; fails outside a repository.
+    pub fn paths(self) -> Result<Vec<String>> {
+        let answer = self.0.answer()?;
+        if !answer.ok {
+            anyhow::bail!("`git diff --cached` failed: {}", answer.stderr);
+        }
+        Ok(lines_of(&answer.stdout))
+    }
 }
 
 /// Paths of the working tree that differ from `rev`, untracked ones included.
