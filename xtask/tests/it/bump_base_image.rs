@@ -840,6 +840,32 @@ fn a_root_inside_a_larger_repository() {
     );
 }
 
+/// The root's place in its repository is found without git only where git
+/// would find the same: an empty `.git` folder at the root is no repository
+/// (git looks further up, to the larger one), and a `.git` file whose
+/// repository is gone means no checkout at all, as it did with git asked.
+#[test]
+fn a_dot_git_that_git_would_not_use_is_not_taken_for_a_repository() {
+    let (_top, root) = Tree::inside_a_larger_repository(Layout::A);
+    std::fs::create_dir(root.join(".git")).unwrap();
+    let props = root.join(PROPS_GO);
+    let text = std::fs::read_to_string(&props).unwrap();
+    std::fs::write(&props, format!("{text}// work in progress\n")).unwrap();
+    let run = common::xtask_in(&root, &["bump-base-image", "3.0.2", "--yes"], &[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("uncommitted changes"), "{}", run.stderr);
+    assert!(run.stderr.contains(PROPS_GO), "{}", run.stderr);
+
+    let tree = Tree::new(Layout::A);
+    tree.write(".git", "gitdir: /nonexistent/worktrees/gone\n");
+    let run = tree.xtask(&["bump-base-image", "3.0.2", "--yes"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("not a git checkout"), "{}", run.stderr);
+    assert!(tree
+        .read(PROPS_GO)
+        .contains("var MEXInfraVersion = \"3.0.2\""));
+}
+
 /// Who commits when the bump commits.
 const COMMITTER: [(&str, &str); 4] = [
     ("GIT_AUTHOR_NAME", "Tester"),
