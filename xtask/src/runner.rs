@@ -215,6 +215,17 @@ impl Runner {
     /// A runner for the monorepo at `root`: a step's relative folder is taken
     /// from it, and logs go to `<root>/target/xtask/logs`.
     pub fn for_root(root: &Path) -> Result<Runner> {
+        // xshell starts from the current folder; when that is gone (deleted
+        // under the shell), start from the root instead: every step runs
+        // from the root anyway.
+        if std::env::current_dir().is_err() {
+            std::env::set_current_dir(root).with_context(|| {
+                format!(
+                    "the current folder is gone, and {} cannot be entered",
+                    root.display()
+                )
+            })?;
+        }
         let runner = Runner::new()?;
         runner.sh.change_dir(root);
         Ok(Runner {

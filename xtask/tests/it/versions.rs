@@ -475,3 +475,26 @@ fn verdicts_of(run: &Run) -> Vec<&'static str> {
         })
         .collect()
 }
+
+/// `-C` names the checkout: a current folder deleted under the shell does
+/// not matter (the runner then starts from the root).
+#[test]
+fn works_from_a_current_folder_that_was_deleted() {
+    let tree = Tree::new(Layout::A);
+    let gone = tree.path("gone");
+    std::fs::create_dir(&gone).unwrap();
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"cd "$1" && rmdir "$1" && exec "$2" -C "$3" --color never versions"#,
+            "sh",
+        ])
+        .arg(&gone)
+        .arg(env!("CARGO_BIN_EXE_xtask"))
+        .arg(tree.root())
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    run.assert_code(0);
+    assert!(run.stdout.contains("base image version"), "{}", run.all());
+}
