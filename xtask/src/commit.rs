@@ -46,6 +46,8 @@ pub fn commit_bump(
             added.output.trim()
         );
     }
+    // A `cat-file` started before the `git add` still has the old index.
+    runner.end_sessions();
     let findings = check::staged_findings(ctx, runner)?;
     if rules::count(&findings, Severity::Error) > 0 {
         ctx.explain(check::report(ctx, &findings, true));
@@ -56,6 +58,8 @@ pub fn commit_bump(
         .args(["commit", "-m", &message, "--"])
         .args(paths.iter().cloned());
     let outcome = runner.step(1, 1, &commit)?;
+    // HEAD moved: later reads (a release goes on) start a new reader.
+    runner.end_sessions();
     if !outcome.ok {
         ctx.error(format!("git commit refused (the pre-commit hook, or git's configuration said why above); the edits are in place (staged). Fix that, then: {by_hand}"));
         return Err(AlreadyReported.into());

@@ -411,3 +411,34 @@ impl Tree for Unchanged<'_> {
         self.then.label()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // the test arranges a repository of its own
+mod tests {
+    use super::*;
+
+    /// Every GitTree of a runner shares one `cat-file`, and git reads the
+    /// index once per `cat-file`: after a `git add`, ending the sessions
+    /// makes the next read see the new index.
+    #[test]
+    fn after_end_sessions_the_index_is_read_again() {
+        let dir = std::env::temp_dir().join(format!("xtask-gittree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let runner = Runner::for_root(&dir).unwrap();
+        let sh = |script: &str| {
+            let outcome = runner
+                .capture(&Step::new("", "sh").args(["-c", script]).dir(&dir))
+                .unwrap();
+            assert!(outcome.ok, "{script}: {}", outcome.output);
+        };
+        sh("git init -q && printf one > f && git add f");
+        let read = || GitTree::new(&runner, &dir, None).read("f").unwrap();
+        assert_eq!(read().as_deref(), Some(&b"one"[..]));
+        sh("printf two > f && git add f");
+        // (git 2.47 still answers `one` here: the reader keeps the index it read.)
+        runner.end_sessions();
+        assert_eq!(read().as_deref(), Some(&b"two"[..]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -189,6 +189,8 @@ impl Runner {
     /// `ask`s the session of `step`, started on its first use and kept for
     /// the runner's life: every reader of the same repository's objects (the
     /// index, HEAD, a base revision) shares one `git cat-file --batch`.
+    /// git reads the index once, at its first `:path`: code that changes the
+    /// index or HEAD (`git add`, `git commit`) calls [`Runner::end_sessions`].
     pub fn with_session<T>(&self, step: &Step, ask: impl FnOnce(&mut Session) -> T) -> Result<T> {
         let key = format!("{:?} {}", step.working_dir(), step.command_line());
         let mut sessions = self.sessions.borrow_mut();
@@ -197,6 +199,12 @@ impl Runner {
             Entry::Vacant(slot) => slot.insert(self.session(step)?),
         };
         Ok(ask(session))
+    }
+
+    /// Ends every session (each is waited for): the next read starts a new
+    /// one, which sees the index and HEAD as they are now.
+    pub fn end_sessions(&self) {
+        self.sessions.borrow_mut().clear();
     }
 }
 
