@@ -76,6 +76,9 @@ fn hook_script(root_in_repo: &str, invocation: &Invocation) -> String {
          fi\n\
          # git runs the hook from the top of the working tree; by hand, find it.\n\
          if [ ! -e .git ]; then cd \"$(git rev-parse --show-toplevel)\" || exit 1; fi\n\
+         # In a linked worktree git exports GIT_DIR to hooks, not GIT_WORK_TREE:\n\
+         # git would then take the folder this hook moves into for the top.\n\
+         if [ -n \"$GIT_DIR\" ] && [ -z \"$GIT_WORK_TREE\" ]; then GIT_WORK_TREE=$PWD; export GIT_WORK_TREE; fi\n\
          {cd}\
          # The xtask cargo last built, run directly when it is newer than every\n\
          # file it is built from (else cargo rebuilds it first).\n\

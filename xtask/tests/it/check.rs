@@ -1832,3 +1832,38 @@ fn pre_commit_hook_refuses_drift_in_a_workspace_checkout() {
     assert!(hook.contains("cargo xtask check --staged"), "{hook}");
     commit_through_the_hook(&tree, &[("CARGO_TARGET_DIR", &shared_target())]);
 }
+
+/// In a linked worktree git exports GIT_DIR (and not GIT_WORK_TREE) to the
+/// hook; with the root in a subfolder, git must still see the worktree's
+/// top, or every site is "not found in the index".
+#[test]
+fn pre_commit_hook_in_a_linked_worktree_with_the_root_in_a_subfolder() {
+    let (top, _root) = Tree::inside_a_larger_repository(Layout::A);
+    let place = common::TempDir::new("linked-worktree");
+    let worktree = place.path().join("wt");
+    top.git(&["worktree", "add", "-q", &worktree.to_string_lossy()]);
+    let root = worktree.join("edge-cloud-infra");
+    let installed = common::xtask_in(&root, &["install-hooks"], &[]);
+    installed.assert_code(0);
+
+    fs::write(root.join("notes.txt"), "harmless\n").unwrap();
+    let add = common::git_command(&worktree)
+        .args(["add", "edge-cloud-infra/notes.txt"])
+        .output()
+        .unwrap();
+    assert!(add.status.success());
+    let out = common::git_commit(&worktree, &["-m", "a note"], &[]);
+    assert!(
+        out.status.success(),
+        "the harmless commit was refused\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let props = root.join(PROPS_GO);
+    let text = fs::read_to_string(&props).unwrap();
+    fs::write(&props, text.replace("\"3.0.1\"", "\"3.0.2\"")).unwrap();
+    let out = common::git_commit(&worktree, &["-am", "drift"], &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the drift was committed\n{said}");
+    assert!(said.contains("error[package-version]"), "{said}");
+}
