@@ -54,3 +54,27 @@ pub fn read_apt_index(path: &std::path::Path) -> Option<Vec<u8>> {
 
 /// Why no index can be read here, for `skip_or_fail`.
 pub const NO_APT_INDEX: &str = "no apt Packages index readable in /var/lib/apt/lists with /usr/lib/apt/apt-helper (run `apt-get update` on a Debian or Ubuntu machine)";
+
+/// The edits that move the rendition's three base image sites (not chef's)
+/// from 3.0.1 to `to`: `(file, text before, text after)`, each text found
+/// once in its file. Shared by the rules' table (an in-memory tree) and the
+/// integration tests (a tree on disk).
+pub fn base_image_edits(to: &str) -> [(&'static str, String, String); 3] {
+    [
+        (
+            "openstack-tenant/packages/mobiledgex/Makefile",
+            "VERSION = 3.0.1".to_string(),
+            format!("VERSION = {to}"),
+        ),
+        (
+            "vmlayer/props.go",
+            "var MEXInfraVersion = \"3.0.1\"".to_string(),
+            format!("var MEXInfraVersion = \"{to}\""),
+        ),
+        (
+            "version/package-version.go",
+            "var MobiledgeXPackageVersion = \"3.0.1\"".to_string(),
+            format!("var MobiledgeXPackageVersion = \"{to}\""),
+        ),
+    ]
+}

@@ -152,17 +152,9 @@ fn every_rule_in_memory() {
 
 /// Sets the three base image sites (not chef's) from 3.0.1 to `to`.
 fn set_base_image(tree: &mut MemTree, to: &str) {
-    tree.edit(MAKEFILE, "VERSION = 3.0.1", &format!("VERSION = {to}"));
-    tree.edit(
-        PROPS_GO,
-        "var MEXInfraVersion = \"3.0.1\"",
-        &format!("var MEXInfraVersion = \"{to}\""),
-    );
-    tree.edit(
-        VERSION_GO,
-        "var MobiledgeXPackageVersion = \"3.0.1\"",
-        &format!("var MobiledgeXPackageVersion = \"{to}\""),
-    );
+    for (file, before, after) in crate::test_support::base_image_edits(to) {
+        tree.edit(file, &before, &after);
+    }
 }
 
 /// docker_crm pinned to the repository's setup_infra, its lock as `chef install` would write it.

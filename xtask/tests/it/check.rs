@@ -142,17 +142,9 @@ fn keys(value: &Value) -> Vec<String> {
 
 /// Sets the three base image sites (not chef's) from 3.0.1 to `to`.
 fn set_base_image(tree: &Tree, to: &str) {
-    tree.edit(MAKEFILE, "VERSION = 3.0.1", &format!("VERSION = {to}"));
-    tree.edit(
-        PROPS_GO,
-        "var MEXInfraVersion = \"3.0.1\"",
-        &format!("var MEXInfraVersion = \"{to}\""),
-    );
-    tree.edit(
-        VERSION_GO,
-        "var MobiledgeXPackageVersion = \"3.0.1\"",
-        &format!("var MobiledgeXPackageVersion = \"{to}\""),
-    );
+    for (file, before, after) in xtask::test_support::base_image_edits(to) {
+        tree.edit(file, &before, &after);
+    }
 }
 
 /// One finding of the human report: its first line, `-->` locations, help.
