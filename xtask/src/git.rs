@@ -268,7 +268,7 @@ fn place_in_repository(runner: &Runner, root: &Path) -> Result<Option<String>> {
         .find(|dir| dir.join(".git").exists())
         // git looks further up past a `.git` it cannot use, and stops at
         // another file system: in those cases, ask it.
-        .filter(|top| holds_repository(top) && same_file_system(root, top));
+        .filter(|top| crate::git_dir::of(top).is_some() && same_file_system(root, top));
     if let (false, Some(top), true) = (told, top, root.is_absolute()) {
         if let Ok(inside) = root.strip_prefix(top) {
             let mut prefix = String::new();
@@ -283,22 +283,6 @@ fn place_in_repository(runner: &Runner, root: &Path) -> Result<Option<String>> {
     Ok(answer
         .ok
         .then(|| String::from_utf8_lossy(&answer.stdout).trim().to_string()))
-}
-
-/// Whether `dir/.git` is a repository git would use: a folder with `HEAD`
-/// and `objects`, or a file `gitdir: <path>` (a worktree, a submodule) whose
-/// folder has a `HEAD`.
-fn holds_repository(dir: &Path) -> bool {
-    let dot_git = dir.join(".git");
-    if dot_git.is_dir() {
-        return dot_git.join("HEAD").is_file() && dot_git.join("objects").is_dir();
-    }
-    let Ok(text) = std::fs::read_to_string(&dot_git) else {
-        return false;
-    };
-    text.trim_end()
-        .strip_prefix("gitdir: ")
-        .is_some_and(|target| dir.join(target).join("HEAD").is_file())
 }
 
 fn same_file_system(a: &Path, b: &Path) -> bool {

@@ -26,6 +26,7 @@ mod error;
 mod flags;
 mod formats;
 mod git;
+mod git_dir;
 mod install_hooks;
 mod lock;
 mod mentions;

@@ -18,34 +18,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::bad;
 use crate::runner;
 use crate::sites::paths;
+use crate::{bad, git_dir};
 
 const LOCK_FILE: &str = "xtask.lock";
 
 /// Where the lock and the write journal live: the git dir of the checkout
 /// that holds `root` (a worktree's own git dir), else `<root>/target/xtask`.
 pub fn state_dir(root: &Path) -> PathBuf {
-    for dir in root.ancestors() {
-        let dot_git = dir.join(".git");
-        match fs::symlink_metadata(&dot_git) {
-            Ok(meta) if meta.is_dir() => return dot_git,
-            Ok(meta) if meta.is_file() => {
-                // A worktree or submodule: `gitdir: <path>`.
-                let gitdir = fs::read_to_string(&dot_git).ok().and_then(|text| {
-                    text.lines()
-                        .find_map(|line| line.strip_prefix("gitdir:"))
-                        .map(|path| dir.join(path.trim()))
-                });
-                if let Some(gitdir) = gitdir.filter(|path| path.is_dir()) {
-                    return gitdir;
-                }
-            }
-            _ => {}
-        }
-    }
-    root.join(paths::XTASK_STATE_DIR)
+    root.ancestors()
+        .find_map(git_dir::of)
+        .unwrap_or_else(|| root.join(paths::XTASK_STATE_DIR))
 }
 
 /// Who holds the lock.
