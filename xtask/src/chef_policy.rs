@@ -33,9 +33,9 @@ impl flags::ChefPolicy {
             self.apt_snapshot.as_deref(),
             self.cookbook_version.as_deref(),
         )?;
-        ctx.require_answerable(self.confirm)?;
         let runner = ctx.runner();
         let inventory = ctx.inventory()?;
+        // Planning only reads the tree: with nothing to do, nobody need answer.
         let work = plan(ctx, runner, &inventory, &request)?;
         if work.nothing_to_do() {
             ctx.say(format!(
@@ -44,6 +44,7 @@ impl flags::ChefPolicy {
             ));
             return Ok(());
         }
+        ctx.require_answerable(self.confirm)?;
         if !work.changes.is_empty() {
             ctx.say(work.changes.preview(&ctx.paint).trim_end());
         }

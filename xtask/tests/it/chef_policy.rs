@@ -442,15 +442,18 @@ fn without_yes_it_previews_or_refuses() {
 fn nothing_to_do_when_chef_already_references_the_version() {
     let tree = Tree::with_git(Layout::A);
     let fakes = server();
-    let run = fakes.run(&tree, &["chef-policy", "--yes"]);
-    run.assert_code(0);
-    assert!(
-        run.stdout
-            .contains("chef already references mobiledgex 3.0.1 and APT snapshot 2021-02-01"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("nothing to do"));
+    // Without --yes and without a terminal too: with nothing to do, nobody need answer.
+    for args in [&["chef-policy", "--yes"][..], &["chef-policy"][..]] {
+        let run = fakes.run(&tree, args);
+        run.assert_code(0);
+        assert!(
+            run.stdout
+                .contains("chef already references mobiledgex 3.0.1 and APT snapshot 2021-02-01"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("nothing to do"));
+    }
     assert_eq!(fakes.calls(), Vec::<String>::new());
 }
 
