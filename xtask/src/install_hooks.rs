@@ -83,8 +83,18 @@ fn hook_script(root_in_repo: &str, invocation: &Invocation) -> String {
          # The xtask cargo last built, run directly when it is newer than every\n\
          # file it is built from (else cargo rebuilds it first).\n\
          xtask_bin={ws}/target/debug/xtask\n\
-         if [ -n \"$CARGO_TARGET_DIR\" ]; then xtask_bin=\"$CARGO_TARGET_DIR/debug/xtask\"; fi\n\
-         if [ -x \"$xtask_bin\" ] && [ -d {krate}/src ] && [ -z \"$(find {krate}/src {krate}/Cargo.toml {ws}/Cargo.toml {ws}/Cargo.lock {ws}/.cargo -newer \"$xtask_bin\" -print -quit 2>/dev/null)\" ]; then\n\
+         built_here=yes\n\
+         if [ -n \"$CARGO_TARGET_DIR\" ]; then\n\
+         \x20   xtask_bin=\"$CARGO_TARGET_DIR/debug/xtask\"\n\
+         \x20   # A shared target folder may hold another checkout's build: cargo's\n\
+         \x20   # dep-info beside the binary names the sources it was built from.\n\
+         \x20   built_here=no\n\
+         \x20   main_rs=\"$(cd {krate}/src 2>/dev/null && pwd)/main.rs\"\n\
+         \x20   if [ -r \"$xtask_bin.d\" ] && IFS= read -r built_from < \"$xtask_bin.d\"; then\n\
+         \x20       case \"$built_from \" in *\" $main_rs \"*) built_here=yes ;; esac\n\
+         \x20   fi\n\
+         fi\n\
+         if [ \"$built_here\" = yes ] && [ -x \"$xtask_bin\" ] && [ -d {krate}/src ] && [ -z \"$(find {krate}/src {krate}/Cargo.toml {ws}/Cargo.toml {ws}/Cargo.lock {ws}/.cargo -newer \"$xtask_bin\" -print -quit 2>/dev/null)\" ]; then\n\
          \x20   exec \"$xtask_bin\" {args}\n\
          fi\n\
          if ! command -v cargo >/dev/null 2>&1; then\n\

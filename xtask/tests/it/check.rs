@@ -1596,6 +1596,17 @@ fn the_hook_runs_the_built_xtask_when_fresh_else_cargo() {
         .unwrap();
         fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
     }
+    // cargo's dep-info: the binary was built from this workspace's sources.
+    let dep_info = dir.path().join("target/debug/xtask.d");
+    let main_rs = common::workspace().join("xtask/src/main.rs");
+    let built_from = |main_rs: &Path| {
+        fs::write(
+            &dep_info,
+            format!("{}: {}\n", stub.display(), main_rs.display()),
+        )
+        .unwrap();
+    };
+    built_from(&main_rs);
     let mut path = OsString::from(dir.path().join("bin"));
     path.push(":");
     path.push(path_with_cargo());
@@ -1630,6 +1641,15 @@ fn the_hook_runs_the_built_xtask_when_fresh_else_cargo() {
     // Built (or found fresh) by cargo, it is marked fresh: the next commit
     // runs it directly.
     assert_eq!(run_hook(), "direct --root . check --staged\n");
+    // A shared target folder holding another checkout's build: cargo decides.
+    built_from(Path::new("/elsewhere/xtask/src/main.rs"));
+    assert!(run_hook().starts_with("cargo build "));
+    fs::remove_file(&dep_info).unwrap();
+    assert!(
+        run_hook().starts_with("cargo build "),
+        "no dep-info: not known to be ours"
+    );
+    built_from(&main_rs);
     // No binary at all (another target folder): cargo builds and runs it.
     fs::remove_file(&stub).unwrap();
     let said = run_hook();
