@@ -554,11 +554,7 @@ fn every_signal_during_build_image_stops_packer_s_whole_group_and_leaves_no_secr
                 ],
             );
         }
-        let sent = Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        common::send_signal(child.id() as i32, number);
         let pid = child.id();
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

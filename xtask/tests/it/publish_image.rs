@@ -301,11 +301,7 @@ fn a_run_killed_mid_upload_resumes_without_downloading_again() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let killed = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    common::send_signal(-(child.id() as i32), libc::SIGKILL);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), None, "killed by a signal");
     art.server.set_stalling(false);

@@ -580,11 +580,7 @@ fn ctrl_c_stops_the_build_and_the_interrupted_step_counts_as_not_done() {
                 "release 3.0.2 --yes` (pid ",
             ],
         );
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::send_signal(child.id() as i32, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),

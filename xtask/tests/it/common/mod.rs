@@ -782,3 +782,16 @@ pub fn head_of(tree: &Tree) -> String {
         .trim()
         .to_string()
 }
+
+/// Sends `signal` to process `pid` (a negative pid: its whole group), as
+/// `kill` would, without needing procps on the machine.
+pub fn send_signal(pid: i32, signal: i32) {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(
+        sent,
+        0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
+}
