@@ -1,7 +1,7 @@
 //! The only place that spawns processes.
 //!
-//! Queries (`query`, `git`) run through xshell and return what the tool said.
-//! Steps (`step`, `capture`) are built as xshell commands too, so that the
+//! Queries (`query`, `git`, `query_later`) and steps (`step`, `capture`) are
+//! all started by `spawn`, which builds them as xshell commands, so that the
 //! working folder and environment come from the same `Shell`, and then turned
 //! into a `std::process::Command` (`From<Cmd>`): xshell's `run`/`output` block
 //! until the tool ends, while a step needs its output piped line by line (to
@@ -26,13 +26,13 @@ use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::output;
 use crate::{bad, paths};
@@ -248,21 +248,7 @@ impl Runner {
 
     /// Runs a read-only query (git, a `--version`) in `dir`, capturing its output.
     pub fn query(&self, dir: &Path, program: &str, args: &[&str]) -> Result<Answer> {
-        let _dir = self.sh.push_dir(dir);
-        let mut query = cmd!(self.sh, "{program} {args...}");
-        for key in env::denied(program, std::env::vars_os()) {
-            query = query.env_remove(key);
-        }
-        let output: Output = query
-            .quiet()
-            .ignore_status()
-            .output()
-            .with_context(|| format!("cannot run `{program}`: is it installed and on PATH?"))?;
-        Ok(Answer {
-            ok: output.status.success(),
-            stdout: output.stdout,
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        })
+        self.query_later(dir, program, args)?.answer()
     }
 
     /// Starts the same read-only query now and leaves it running: the answer
