@@ -138,10 +138,10 @@ fn prepare(ctx: &context::Context, cmd: &Cmd) -> anyhow::Result<Option<lock::Wri
     }
     if changeset::journal_exists(&ctx.root) {
         match lock::with_lock_if_free(&ctx.root, || changeset::recover_interrupted(&ctx.root)) {
-            Some(Ok(Some(message))) => ctx.warn(message),
-            Some(Ok(None)) => {}
-            Some(Err(err)) => ctx.warn(format!("{err:#}")),
-            None => ctx.warn(
+            Ok(Some(Ok(Some(message)))) => ctx.warn(message),
+            Ok(Some(Ok(None))) => {}
+            Ok(Some(Err(err))) | Err(err) => ctx.warn(format!("{err:#}")),
+            Ok(None) => ctx.warn(
                 "another xtask command is writing to this checkout right now; what this command reads may change under it",
             ),
         }

@@ -149,15 +149,17 @@ pub fn holder(root: &Path) -> Option<Holder> {
 }
 
 /// Runs `f` with the lock if nobody holds it (for a read-only command that
-/// finds an interrupted write to finish); `None` when a writer is running.
-pub fn with_lock_if_free<T>(root: &Path, f: impl FnOnce() -> T) -> Option<T> {
+/// finds an interrupted write to finish); `Ok(None)` when a writer is
+/// running, an error when the lock cannot be taken for another reason.
+pub fn with_lock_if_free<T>(root: &Path, f: impl FnOnce() -> T) -> Result<Option<T>> {
     match acquire(root) {
         Ok(lock) => {
             let result = f();
             drop(lock);
-            Some(result)
+            Ok(Some(result))
         }
-        Err(_) => None,
+        Err(_) if holder(root).is_some() => Ok(None),
+        Err(err) => Err(err),
     }
 }
 
@@ -177,7 +179,7 @@ fn read_holder(file: &mut File) -> Option<Holder> {
 /// `xtask <arguments>` as it was started (arguments carry no secrets).
 pub fn command_line() -> String {
     std::iter::once("xtask".to_string())
-        .chain(std::env::args().skip(1))
+        .chain(std::env::args().skip(1).map(|arg| runner::quote(&arg)))
         .collect::<Vec<_>>()
         .join(" ")
 }
