@@ -57,8 +57,9 @@ impl flags::Check {
 /// all, the hook's whole cost: the staged paths (`git diff`, which runs
 /// while the index is read), the index's file list, and one `cat-file` for
 /// every read. HEAD differs from the index only in the staged paths, so
-/// every other file of HEAD is the index's, read once.
-fn staged(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
+/// every other file of HEAD is the index's, read once. Also for the
+/// commands that commit their edits.
+pub fn staged(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
     let staged = git::StagedChanges::start(runner, &ctx.root)?;
     let index = GitTree::new(runner, &ctx.root, None);
     let loaded = sites::load(&index);
@@ -96,12 +97,6 @@ fn judge_change(
     let mut findings = rules::evaluate(inventory, Some(&baseline));
     rules::spare_pre_existing(&mut findings, &findings_at(ctx, before), &baseline.changed);
     Ok(findings)
-}
-
-/// What `check --staged` finds, pre-existing findings spared: for the
-/// commands that commit their edits.
-pub fn staged_findings(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
-    staged(ctx, runner)
 }
 
 /// The findings that stood in `tree` (the rules that need no baseline). A

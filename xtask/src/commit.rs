@@ -48,7 +48,7 @@ pub fn commit_bump(
     }
     // A `cat-file` started before the `git add` still has the old index.
     runner.end_sessions();
-    let findings = check::staged_findings(ctx, runner)?;
+    let findings = check::staged(ctx, runner)?;
     if rules::count(&findings, Severity::Error) > 0 {
         ctx.explain(check::report(ctx, &findings, true));
         ctx.error(format!("check --staged refuses the bump's edits, so they were not committed; they are in place (staged). Fix what it says, then: {by_hand}"));

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 
 use crate::changeset::Changeset;
 use crate::context::Context;
+use crate::runner::quote;
 use crate::{bad, flags, git};
 
 /// Marks a hook as ours: only such a hook is replaced without --force.
@@ -17,11 +18,6 @@ const MARKER: &str = "# xtask-managed pre-commit hook";
 
 /// The name the replaced hook is kept under, beside the hook; ours runs it first.
 const LOCAL: &str = "pre-commit.local";
-
-/// `text` as one sh word: single quotes, each `'` written as `'\''`.
-fn sh_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
 
 /// How the hook runs the xtask: through cargo, or (when the binary cargo
 /// last built is newer than every file it is built from) that binary
@@ -44,7 +40,7 @@ fn hook_script(root_in_repo: &str, invocation: &Invocation) -> String {
     let cd = if root_in_repo.is_empty() {
         String::new()
     } else {
-        format!("cd {} || exit 1\n", sh_quote(root_in_repo))
+        format!("cd {} || exit 1\n", quote(root_in_repo))
     };
     let Invocation {
         cargo,
@@ -169,14 +165,14 @@ fn invocation(root: &Path) -> Invocation {
         let krate = Path::new(env!("CARGO_MANIFEST_DIR"));
         let workspace = krate.parent().unwrap_or(krate);
         let manifest = krate.join("Cargo.toml");
-        let manifest = sh_quote(&manifest.to_string_lossy());
+        let manifest = quote(&manifest.to_string_lossy());
         Invocation {
             cargo: format!(
                 "cargo run --quiet --manifest-path {manifest} -- --root . check --staged"
             ),
             build: format!("cargo build --quiet --manifest-path {manifest}"),
-            workspace: sh_quote(&workspace.to_string_lossy()),
-            krate: sh_quote(&krate.to_string_lossy()),
+            workspace: quote(&workspace.to_string_lossy()),
+            krate: quote(&krate.to_string_lossy()),
             args: "--root . check --staged".to_string(),
         }
     }
@@ -250,16 +246,16 @@ impl flags::InstallHooks {
                         "{} is a link to {}; replacing it would overwrite that file. Move the link: mv {} {}, then rerun `cargo xtask install-hooks` (the hook runs it before the check). Nothing was written.",
                         hook.display(),
                         target.display(),
-                        sh_quote(&hook.to_string_lossy()),
-                        sh_quote(&local.to_string_lossy())
+                        quote(&hook.to_string_lossy()),
+                        quote(&local.to_string_lossy())
                     ));
                 }
                 let Ok(text) = String::from_utf8(existing) else {
                     return Err(bad!(
                         "{} is not a text file and was not written by the xtask; move it by hand: mv {} {}, then rerun `cargo xtask install-hooks` (the hook runs it before the check). Nothing was written.",
                         hook.display(),
-                        sh_quote(&hook.to_string_lossy()),
-                        sh_quote(&local.to_string_lossy())
+                        quote(&hook.to_string_lossy()),
+                        quote(&local.to_string_lossy())
                     ));
                 };
                 // Its mode too: a hook git ignored (not executable) stays ignored.
@@ -307,16 +303,16 @@ mod tests {
 
     #[test]
     fn quoting_keeps_every_path_one_word() {
-        assert_eq!(sh_quote("a b"), "'a b'");
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
-        assert_eq!(sh_quote("$(rm -rf /)`x`"), "'$(rm -rf /)`x`'");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("$(rm -rf /)`x`"), "'$(rm -rf /)`x`'");
         let script = hook_script(
             "it's here",
             &Invocation {
                 cargo: "true".into(),
                 build: "true".into(),
-                workspace: sh_quote("/w's"),
-                krate: sh_quote("/w's/x"),
+                workspace: quote("/w's"),
+                krate: quote("/w's/x"),
                 args: "check".into(),
             },
         );

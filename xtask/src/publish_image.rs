@@ -36,8 +36,6 @@ use crate::flags;
 use crate::plan::Plan;
 use crate::runner::{human_bytes, scratch, Runner};
 use crate::semver::Semver;
-use crate::sites;
-use crate::tree::WorkTree;
 
 use download_and_compress::{compress, compress_step, download, download_step};
 use source::{from_file, from_glance, glance_names, source_label, Origin, Source};
@@ -65,10 +63,8 @@ impl flags::PublishImage {
             (Some(version), _) => Semver::parse_user(version)
                 .map_err(|why| bad!("{why}"))?
                 .to_string(),
-            (None, Some(root)) => {
-                let inventory = sites::load(&WorkTree {
-                    root: root.to_path_buf(),
-                })?;
+            (None, Some(_)) => {
+                let inventory = ctx.inventory()?;
                 let package = &inventory.package_version;
                 Semver::parse(&package.value)
                     .map_err(|why| bad!("{}: VERSION {why}", package.location()))?

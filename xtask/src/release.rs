@@ -8,7 +8,6 @@ use crate::bad;
 use crate::bump_base_image;
 use crate::context::Context;
 use crate::flags;
-use crate::sites::Inventory;
 
 mod edits;
 mod execute;
@@ -83,10 +82,6 @@ impl flags::Release {
         };
         execute(ctx, runner, release)
     }
-}
-
-fn load_inventory(ctx: &Context) -> Result<Inventory> {
-    ctx.inventory()
 }
 
 /// A new release replaces a recorded one: say what is dropped.

@@ -13,7 +13,6 @@
 //! originals is written before step 2 and removed after step 3, and the next
 //! xtask command rolls an interrupted write back (`journal`). SIGINT, SIGTERM
 //! and SIGHUP wait until the write is done (`runner::Deferral`).
-#![allow(clippy::disallowed_methods)] // the one place that writes the monorepo's files
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};

@@ -16,7 +16,6 @@
 //! command's user was told (its "wrote" lines come only after the journal is
 //! gone), and it leaves alone a file someone changed since: one that has
 //! neither the old nor the new bytes is named, not overwritten.
-#![allow(clippy::disallowed_methods)] // part of the changeset: the journal of a write
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write as _};

@@ -1,6 +1,5 @@
 //! The changeset's unit tests: planning, preview, and the all-or-nothing
 //! write, each on a scratch folder compared byte for byte.
-#![allow(clippy::disallowed_methods)] // tests build their scratch trees with std::fs
 
 use std::fs;
 use std::ops::Range;

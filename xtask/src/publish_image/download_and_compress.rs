@@ -68,7 +68,7 @@ pub(super) fn download(
         anyhow::bail!("`openstack image save` failed: {}", outcome.output.trim());
     }
     ctx.say("  checking the download's MD5 against glance's checksum…");
-    let md5 = checksum::file_md5(&files.download, |_| {})
+    let md5 = checksum::file_md5(&files.download)
         .with_context(|| format!("cannot read {}", files.download.display()))?;
     if md5 != source.md5 {
         scratch::discard(&files.download);
@@ -106,7 +106,7 @@ pub(super) fn compress(
             outcome.output.trim()
         );
     }
-    let sums = checksum::file_sums(&files.compressing, |_| {})
+    let sums = checksum::file_sums(&files.compressing)
         .with_context(|| format!("cannot read {}", files.compressing.display()))?;
     let size = fs::metadata(&files.compressing).map_or(0, |m| m.len());
     scratch::promote(&files.compressing, &files.compressed)?;

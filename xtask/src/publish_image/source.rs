@@ -96,8 +96,8 @@ pub(super) fn from_file(ctx: &Context, file: &Path) -> Result<Source> {
         path.display(),
         human_bytes(meta.len())
     ));
-    let md5 = checksum::file_md5(&path, |_| {})
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let md5 =
+        checksum::file_md5(&path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Source {
         origin: Origin::File(path),
         md5,

@@ -105,7 +105,7 @@ pub(super) fn compressed_holds(ctx: &Context, files: &Files, record: &Record) ->
         "  checking {} against its record…",
         files.compressed.display()
     ));
-    match checksum::file_sums(&files.compressed, |_| {}) {
+    match checksum::file_sums(&files.compressed) {
         Ok(sums) if sums == record.sums => true,
         _ => {
             ctx.warn(format!(
@@ -123,7 +123,7 @@ pub(super) fn source_holds(ctx: &Context, source: &Source, files: &Files) -> Res
         return Ok(false);
     }
     ctx.say(format!("  checking the MD5 of {}…", files.source.display()));
-    let md5 = checksum::file_md5(&files.source, |_| {})
+    let md5 = checksum::file_md5(&files.source)
         .with_context(|| format!("cannot read {}", files.source.display()))?;
     if md5 == source.md5 {
         ctx.say(format!(

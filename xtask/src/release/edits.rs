@@ -4,7 +4,6 @@
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use super::load_inventory;
 use super::state::{load, Release, Work};
 use crate::bump_base_image::{self, Edits};
 use crate::changeset::Changeset;
@@ -14,7 +13,7 @@ use crate::sites::paths;
 
 /// The bump's edits, planned on the tree as it is now.
 pub(super) fn bump_changes(ctx: &Context, runner: &Runner, release: &Release) -> Result<Changeset> {
-    let inventory = load_inventory(ctx)?;
+    let inventory = ctx.inventory()?;
     let mut changes = Changeset::new(&ctx.root);
     let edits = Edits {
         version: release.version.clone(),

@@ -4,7 +4,6 @@
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use super::load_inventory;
 use super::state::{Release, StepState, Work};
 use crate::bad;
 use crate::checksum;
@@ -15,7 +14,7 @@ use crate::tree::Tree as _;
 
 /// What a done step's result depends on: the version sites and the package's inputs.
 pub(super) fn fingerprint(ctx: &Context, release: &Release) -> Result<Value> {
-    let inventory = load_inventory(ctx)?;
+    let inventory = ctx.inventory()?;
     Ok(json!({
         "version": inventory.package_version.value,
         "apt_snapshot": inventory.packer_apt_repo.snapshot(),
@@ -119,7 +118,7 @@ fn changed_inputs(before: Option<&Value>, now: Option<&Value>) -> String {
 /// build (`deps fix`, the runbook's troubleshooting) while nothing was
 /// published yet; the package is then built again.
 pub(super) fn reconcile(ctx: &Context, release: &mut Release) -> Result<()> {
-    let inventory = load_inventory(ctx)?;
+    let inventory = ctx.inventory()?;
     let done = |work: &dyn Fn(&Work) -> bool| {
         release
             .steps

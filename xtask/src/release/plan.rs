@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 
+use super::require_everything;
 use super::state::{Release, StepRecord, Work};
-use super::{load_inventory, require_everything};
 use crate::bad;
 use crate::build_image::{self, ScriptKind};
 use crate::bump_base_image;
@@ -39,7 +39,7 @@ impl flags::Release {
         } else {
             return Err(bad!("no Artifactory user for the image build: pass --user <USER> (default: $USER, which is not set)"));
         };
-        let inventory = load_inventory(ctx)?;
+        let inventory = ctx.inventory()?;
         // Every site already at VERSION (a release started over): the bump has
         // nothing left to do, which is not a downgrade.
         let already = inventory

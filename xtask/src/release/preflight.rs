@@ -6,7 +6,6 @@ use anyhow::Result;
 
 use super::edits::bump_edits;
 use super::execute::image_options;
-use super::load_inventory;
 use super::state::{Release, StepState, Work};
 use crate::artifactory::Presence;
 use crate::bad;
@@ -97,7 +96,7 @@ pub(super) fn preflight(ctx: &Context, runner: &Runner, release: &Release) -> Re
             ctx.paint.good("ok")
         )),
     }
-    let inventory = load_inventory(ctx)?;
+    let inventory = ctx.inventory()?;
     let mut options = image_options(release, release.platforms.clone());
     // Published by the next step, asked above; the tree was judged above:
     // no "(--allow-dirty)" warning about flags the user never passed.

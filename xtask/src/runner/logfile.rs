@@ -1,5 +1,4 @@
 //! Step log files: `<yyyymmdd-hhmmss>-<n>-<slug>.log`, time in UTC.
-#![allow(clippy::disallowed_methods)] // part of the runner: the logs of the tools it runs
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};

@@ -6,7 +6,6 @@
 //! On a terminal the bar is redrawn in place on standard error; elsewhere (a
 //! log, CI) a line is printed at each tenth of the way, so the output stays
 //! short and readable.
-#![allow(clippy::disallowed_methods)] // part of the runner: it watches its tools' files
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,6 @@
 //! files, which only the changeset writes. Here, next to the tools that
 //! produce them, so that the compiler's boundary (clippy.toml) holds: only
 //! the runner and the changeset touch the disk.
-#![allow(clippy::disallowed_methods)]
 
 use std::path::Path;
 

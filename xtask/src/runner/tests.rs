@@ -1,5 +1,4 @@
 //! The runner against real processes (`sh`, `cat`, `sleep`).
-#![allow(clippy::disallowed_methods)] // tests of the runner build their own fixtures
 
 use std::cell::RefCell;
 use std::fs;
