@@ -352,7 +352,9 @@ fn a_download_whose_md5_is_not_glances_is_an_error() {
     // qemu-img is the real tool (not a logged fake): its step never started
     // (a step that starts prints `  $ <command>`; the plan indents it more).
     assert!(
-        !run.all().lines().any(|line| line.starts_with("  $ qemu-img")),
+        !run.all()
+            .lines()
+            .any(|line| line.starts_with("  $ qemu-img")),
         "{}",
         run.all()
     );
