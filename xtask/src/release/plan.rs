@@ -124,7 +124,9 @@ fn title(work: &Work, release: &Release) -> String {
             "publish image {} to Artifactory",
             publish_image::artifact_name(v, false)
         ),
-        Work::ChefPolicy => "update the chef policy: cookbook upload and base.lock.json".into(),
+        Work::ChefPolicy => {
+            "update the chef policy: cookbook upload, and every lock the bump made stale".into()
+        }
         Work::Commit => format!(
             "commit the release's edits: {}",
             crate::commit::message(v, release.ticket.as_deref())
@@ -194,14 +196,11 @@ fn commands(work: &Work, release: &Release) -> Vec<String> {
             release.version
         )],
         Work::PublishImage => vec![format!("cargo xtask publish-image {}", release.version)],
-        Work::ChefPolicy => vec![
-            format!(
-                "knife upload --chef-repo-path {} cookbooks/{}",
-                paths::CHEF_DIR,
-                paths::UPGRADE_COOKBOOK
-            ),
-            format!("knife cookbook show {}", paths::UPGRADE_COOKBOOK),
-            "chef install policyfiles/base.rb".into(),
-        ],
+        // Which locks go stale is known only after the bump: chef-policy
+        // finds them then, and shows each command as it runs it.
+        Work::ChefPolicy => vec![match &release.apt_snapshot {
+            Some(date) => format!("cargo xtask chef-policy --apt-snapshot {date} --yes"),
+            None => "cargo xtask chef-policy --yes".to_string(),
+        }],
     }
 }

@@ -627,7 +627,8 @@ fn the_plan_is_shown_first_and_nothing_runs_without_confirmation() {
     for line in [
         "1. [pending] set base image version 3.0.2 at every site",
         "build image mobiledgex-v3.0.2-vcd (vcd)  [irreversible]",
-        "knife upload --chef-repo-path chef cookbooks/upgrade_mobiledgex_package",
+        "update the chef policy: cookbook upload, and every lock the bump made stale",
+        "$ cargo xtask chef-policy --yes",
         "never run by release: cargo xtask chef-push",
         "+VERSION = 3.0.2",
     ] {
