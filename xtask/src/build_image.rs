@@ -40,7 +40,7 @@ mod preflight;
 mod settings;
 mod summary;
 
-pub use credentials::require_credentials;
+pub use credentials::{openstack_credentials, require_credentials, NO_OPENSTACK_CREDENTIALS};
 pub use preflight::{preflight, Mode};
 use preflight::{Described, Prepared};
 pub use settings::{BuildSettings, ScriptKind};

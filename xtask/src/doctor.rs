@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::build_image;
 use crate::context::{Context, Verbosity};
 use crate::error::AlreadyReported;
 use crate::flags;
@@ -296,18 +297,14 @@ fn vault_addr() -> Need {
 
 fn openstack_credentials() -> Need {
     const WHAT: &str = "OpenStack credentials";
-    for var in ["OS_CLOUD", "OS_AUTH_URL"] {
-        if set(var) {
-            return credential(WHAT, Status::Found(format!("{var} is set")), None);
-        }
-    }
-    credential(
-        WHAT,
-        Status::Missing(
-            "neither OS_AUTH_URL nor OS_CLOUD is set: `source <your-project>-openrc.sh`, or set OS_CLOUD to an entry of clouds.yaml".into(),
+    match build_image::openstack_credentials() {
+        Some(var) => credential(WHAT, Status::Found(format!("{var} is set")), None),
+        None => credential(
+            WHAT,
+            Status::Missing(build_image::NO_OPENSTACK_CREDENTIALS.into()),
+            None,
         ),
-        None,
-    )
+    }
 }
 
 /// knife and chef read `credentials` or `config.rb`/`knife.rb` from

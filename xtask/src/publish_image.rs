@@ -29,7 +29,7 @@ use anyhow::{Context as _, Result};
 
 use crate::artifactory::{self, Credentials};
 use crate::bad;
-use crate::build_image::IMAGE_PREFIX;
+use crate::build_image::{self, IMAGE_PREFIX};
 use crate::context::Context;
 use crate::error::AlreadyReported;
 use crate::flags;
@@ -41,9 +41,6 @@ use download_and_compress::{compress, compress_step, download, download_step};
 use source::{from_file, from_glance, glance_names, source_label, Origin, Source};
 use upload::{ask_stored, check_upload_answer, read_storage, storage_step, upload_step, Location};
 use work_files::{compressed_holds, images_dir, source_holds, Files, Record};
-
-/// OpenStack credentials: an openrc sets OS_AUTH_URL, a clouds.yaml entry OS_CLOUD.
-const OPENSTACK_ENV: [&str; 2] = ["OS_AUTH_URL", "OS_CLOUD"];
 
 /// What to publish, decided.
 #[derive(Debug, Clone)]
@@ -187,13 +184,11 @@ fn prepare(
         ctx.warn(warning);
     }
     let dry_run = confirm.dry_run;
-    let openstack_ready = OPENSTACK_ENV
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()));
+    let openstack_ready = build_image::openstack_credentials().is_some();
     if options.from_file.is_none() && !openstack_ready && !dry_run {
         return Err(bad!(
-            "no OpenStack credentials in the environment: neither {} is set; `source <your-project>-openrc.sh` (or set OS_CLOUD to an entry of clouds.yaml) and run again, or pass --from-file <image>. Nothing was run.",
-            OPENSTACK_ENV.join(" nor ")
+            "no OpenStack credentials in the environment: {} and run again, or pass --from-file <image>. Nothing was run.",
+            build_image::NO_OPENSTACK_CREDENTIALS
         ));
     }
     let credentials = match stored_credentials.credentials {

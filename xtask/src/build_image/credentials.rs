@@ -23,15 +23,24 @@ pub fn require_credentials(user: &str) -> Result<()> {
 }
 
 pub(super) fn require_openstack_credentials() -> Result<()> {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    if OPENSTACK_ENV.iter().any(|name| set(name)) {
+    if openstack_credentials().is_some() {
         return Ok(());
     }
     Err(bad!(
-        "no OpenStack credentials in the environment: neither {} is set; `source <your-project>-openrc.sh` (or set OS_CLOUD to an entry of clouds.yaml) and run again. Nothing was run.",
-        OPENSTACK_ENV.join(" nor ")
+        "no OpenStack credentials in the environment: {NO_OPENSTACK_CREDENTIALS} and run again. Nothing was run."
     ))
 }
+
+/// The variable that gives the OpenStack credentials, if one is set (for
+/// build-image, publish-image and doctor alike).
+pub fn openstack_credentials() -> Option<&'static str> {
+    OPENSTACK_ENV
+        .into_iter()
+        .find(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+/// What to say when none is set.
+pub const NO_OPENSTACK_CREDENTIALS: &str = "neither OS_AUTH_URL nor OS_CLOUD is set: `source <your-project>-openrc.sh` (or set OS_CLOUD to an entry of clouds.yaml)";
 
 /// The Artifactory API key the provisioner installs packages with: from
 /// ARTIFACTORY_APIKEY, else the first line of ~/.mobiledgex/artifactory.apikey
