@@ -150,14 +150,8 @@ impl Guards {
 
 fn push_step(group: &str) -> Step {
     Step::new(format!("push the base policy to {group}"), "chef")
-        .args(["push", group, in_chef(paths::BASE_LOCK)])
+        .args(["push", group, paths::in_chef(paths::BASE_LOCK)])
         .dir(Path::new(paths::CHEF_DIR))
-}
-
-/// `chef/policyfiles/base.lock.json` → `policyfiles/base.lock.json` (chef runs in chef/).
-fn in_chef(path: &str) -> &str {
-    path.strip_prefix(&format!("{}/", paths::CHEF_DIR))
-        .unwrap_or(path)
 }
 
 /// Nothing is pushed while `check` reports an error; a stale or missing lock

@@ -35,6 +35,14 @@ pub fn metadata(cookbook: &str) -> String {
     format!("{COOKBOOKS_DIR}/{cookbook}/metadata.rb")
 }
 
+/// A path of the monorepo as chef's tools name it, from `chef/`:
+/// `chef/policyfiles/base.rb` → `policyfiles/base.rb` (others unchanged).
+pub fn in_chef(path: &str) -> &str {
+    path.strip_prefix(CHEF_DIR)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .unwrap_or(path)
+}
+
 /// `chef/policyfiles/base.rb` → `chef/policyfiles/base.lock.json`.
 pub fn lock_for(policyfile: &str) -> String {
     format!("{}.lock.json", policyfile.trim_end_matches(".rb"))

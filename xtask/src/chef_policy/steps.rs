@@ -11,13 +11,6 @@ use crate::plan::Plan;
 use crate::runner::Step;
 use crate::sites::paths;
 
-/// `chef/policyfiles/base.rb` → `policyfiles/base.rb` (commands run in chef/).
-fn in_chef(path: &str) -> &str {
-    path.strip_prefix(paths::CHEF_DIR)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .unwrap_or(path)
-}
-
 fn knife_show(cookbook: &str, title: String) -> Step {
     Step::new(title, "knife")
         .args(["cookbook", "show", cookbook])
@@ -36,7 +29,7 @@ fn knife_upload(ctx: &Context, cookbook: &str) -> Step {
 
 fn chef_install(policy: &str) -> Step {
     Step::new(format!("regenerate {}", paths::lock_for(policy)), "chef")
-        .args(["install", in_chef(policy)])
+        .args(["install", paths::in_chef(policy)])
         .dir(Path::new(paths::CHEF_DIR))
 }
 
@@ -91,7 +84,7 @@ pub(super) fn left_to_run(ctx: &Context, work: &PolicyWork) -> String {
         let _ = writeln!(out, "  knife cookbook show {name}    # must list {version}");
     }
     for policy in &work.locks {
-        let _ = writeln!(out, "  rm {}", in_chef(&paths::lock_for(policy)));
+        let _ = writeln!(out, "  rm {}", paths::in_chef(&paths::lock_for(policy)));
         let _ = writeln!(out, "  {}", chef_install(policy).command_line());
     }
     out.push_str("or, with the chef server in reach: cargo xtask chef-policy");
@@ -105,7 +98,10 @@ mod tests {
 
     #[test]
     fn chef_paths_are_relative_to_chef() {
-        assert_eq!(in_chef("chef/policyfiles/base.rb"), "policyfiles/base.rb");
+        assert_eq!(
+            paths::in_chef("chef/policyfiles/base.rb"),
+            "policyfiles/base.rb"
+        );
         assert_eq!(
             shown_command(&chef_install("chef/policyfiles/base.rb")),
             "cd chef && chef install policyfiles/base.rb"

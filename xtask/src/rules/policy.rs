@@ -58,9 +58,7 @@ pub(super) fn cookbook_pin(inv: &Inventory, findings: &mut Vec<Finding>) {
 
 /// The command that regenerates a policy's lock, run from `chef/`.
 pub(super) fn regenerate_lock_command(policy_path: &str) -> String {
-    let rel = policy_path
-        .strip_prefix(&format!("{}/", paths::CHEF_DIR))
-        .unwrap_or(policy_path);
+    let rel = paths::in_chef(policy_path);
     format!(
         "(cd {} && rm -f {} && chef install {rel})",
         paths::CHEF_DIR,
