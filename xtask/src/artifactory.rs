@@ -377,25 +377,9 @@ impl Target {
     /// Reads the PUT's answer: HTTP 201 (or 200) and Artifactory's JSON whose
     /// `checksums` equal what was sent.
     pub fn check_upload(&self, outcome: &Outcome, sent: &Checksums) -> Result<()> {
-        let text = outcome.stdout.trim_end();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", text));
-        let code = status_code(code);
+        let (body, code) = split_answer(&outcome.stdout);
+        check_upload_status(code, body, &self.file_name, &self.pool)?;
         let excerpt = excerpt(body);
-        match code {
-            Some(200 | 201) => {}
-            Some(code @ (401 | 403)) => anyhow::bail!(
-                "Artifactory refused the upload (HTTP {code}): check the credentials and that the user may deploy to {}; the server said: {excerpt}",
-                self.pool
-            ),
-            Some(code) => anyhow::bail!(
-                "Artifactory refused the upload of {} (HTTP {code}); the server said: {excerpt}",
-                self.file_name
-            ),
-            None => anyhow::bail!(
-                "could not read an HTTP status from curl's answer to the upload of {}",
-                self.file_name
-            ),
-        }
         let answer: Value = serde_json::from_str(body).map_err(|err| {
             anyhow::anyhow!(
                 "Artifactory's answer to the upload is not JSON ({err}), so the stored checksums cannot be verified; look at {} in the web UI; the server said: {excerpt}",
@@ -448,6 +432,37 @@ pub fn status_code(text: &str) -> Option<u16> {
     match code.parse::<u16>() {
         Ok(0) | Err(_) => None,
         Ok(code) => Some(code),
+    }
+}
+
+/// curl's answer with `--write-out '\n%{http_code}'`: the body, and the
+/// status of the last line (`None` when there is none).
+pub fn split_answer(stdout: &str) -> (&str, Option<u16>) {
+    let text = stdout.trim_end();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", text));
+    (body, status_code(code))
+}
+
+/// An upload's status: fine for 200 and 201, else the error, naming what
+/// was uploaded and where the user must be allowed to deploy.
+pub fn check_upload_status(
+    code: Option<u16>,
+    body: &str,
+    what: &str,
+    deploy_to: &str,
+) -> Result<()> {
+    let excerpt = excerpt(body);
+    match code {
+        Some(200 | 201) => Ok(()),
+        Some(code @ (401 | 403)) => anyhow::bail!(
+            "Artifactory refused the upload (HTTP {code}): check the credentials and that the user may deploy to {deploy_to}; the server said: {excerpt}"
+        ),
+        Some(code) => anyhow::bail!(
+            "Artifactory refused the upload of {what} (HTTP {code}); the server said: {excerpt}"
+        ),
+        None => anyhow::bail!(
+            "could not read an HTTP status from curl's answer to the upload of {what}"
+        ),
     }
 }
 

@@ -134,9 +134,8 @@ pub(super) fn ask_stored(
 /// the checksums for 200, `None` for 404.
 pub(super) fn read_storage(location: &Location, stdout: &str) -> Result<Option<Stored>> {
     let url = location.storage_url();
-    let text = stdout.trim_end();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", text));
-    match artifactory::status_code(code) {
+    let (body, code) = artifactory::split_answer(stdout);
+    match code {
         Some(200) => {}
         Some(404) => return Ok(None),
         Some(code @ (401 | 403)) => {
@@ -222,24 +221,9 @@ pub(super) fn upload_step(
 /// The PUT's answer: HTTP 201 (or 200) and Artifactory's JSON whose
 /// checksums are what was sent.
 pub(super) fn check_upload_answer(location: &Location, stdout: &str, sent: &Sums) -> Result<()> {
-    let text = stdout.trim_end();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", text));
-    let excerpt = artifactory::excerpt(body);
-    match artifactory::status_code(code) {
-        Some(200 | 201) => {}
-        Some(code @ (401 | 403)) => anyhow::bail!(
-            "Artifactory refused the upload (HTTP {code}): check the credentials and that the user may deploy to {}; the server said: {excerpt}",
-            location.url()
-        ),
-        Some(code) => anyhow::bail!(
-            "Artifactory refused the upload of {} (HTTP {code}); the server said: {excerpt}",
-            location.url()
-        ),
-        None => anyhow::bail!(
-            "could not read an HTTP status from curl's answer to the upload of {}",
-            location.url()
-        ),
-    }
+    let (body, code) = artifactory::split_answer(stdout);
+    let url = location.url();
+    artifactory::check_upload_status(code, body, &url, &url)?;
     let Ok(answer) = serde_json::from_str::<Value>(body) else {
         // The storage API is asked next; that comparison is the one that counts.
         return Ok(());
