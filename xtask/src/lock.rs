@@ -26,7 +26,7 @@ const LOCK_FILE: &str = "xtask.lock";
 
 /// Where the lock and the write journal live: the git dir of the checkout
 /// that holds `root` (a worktree's own git dir), else `<root>/target/xtask`.
-pub fn state_dir(root: &Path) -> PathBuf {
+pub fn lock_dir(root: &Path) -> PathBuf {
     root.ancestors()
         .find_map(git_dir::of)
         .unwrap_or_else(|| root.join(paths::XTASK_STATE_DIR))
@@ -70,7 +70,7 @@ impl Drop for WriterLock {
 /// the command that holds it. The lock file exists only while a command
 /// holds it, so a tree outside git keeps no trace of it.
 pub fn acquire(root: &Path) -> Result<WriterLock> {
-    let dir = state_dir(root);
+    let dir = lock_dir(root);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(LOCK_FILE);
     // A few rounds at most: each lost race means another command finished.
@@ -134,7 +134,7 @@ fn same_file(file: &File, path: &Path) -> bool {
 /// The running writer, if one holds the lock; `None` when nobody does (a
 /// lock file left by a command that died holds no lock).
 pub fn holder(root: &Path) -> Option<Holder> {
-    let path = state_dir(root).join(LOCK_FILE);
+    let path = lock_dir(root).join(LOCK_FILE);
     let mut file = File::open(path).ok()?;
     // A shared lock is granted unless a writer holds the exclusive one.
     match file.try_lock_shared() {

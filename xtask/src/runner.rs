@@ -388,13 +388,12 @@ impl Runner {
         })
     }
 
-    /// Creates the xtask's state folder `<root>/target/xtask` (0700), for
-    /// what it records besides logs (`release.json`).
-    pub fn private_state_dir(root: &Path) -> Result<PathBuf> {
-        let logs = root.join(paths::XTASK_STATE_DIR).join("logs");
-        logfile::private_dir(&logs)
-            .with_context(|| format!("cannot create the folder {}", logs.display()))?;
-        Ok(root.join(paths::XTASK_STATE_DIR))
+    /// Creates the log folder and the state folder that holds it (`Context::
+    /// state_dir`), both private (0700): for what the xtask records besides
+    /// logs (`release.json`).
+    pub fn create_private_state_dir(&self) -> Result<()> {
+        logfile::private_dir(&self.log_dir)
+            .with_context(|| format!("cannot create the folder {}", self.log_dir.display()))
     }
 
     /// Where `program` is on `PATH`, or `None`.

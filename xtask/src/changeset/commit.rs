@@ -77,7 +77,7 @@ impl Changeset {
                 new: contents[index].as_deref(),
             })
             .collect();
-        let journal = journal::begin(&lock::state_dir(&self.root), &records).map_err(|err| {
+        let journal = journal::begin(&lock::lock_dir(&self.root), &records).map_err(|err| {
             anyhow!("cannot write the journal that makes the write all-or-nothing: {err:#}; nothing was written")
         })?;
         // Step 2: every new content sits in a synced temp file beside its target.
@@ -280,13 +280,13 @@ fn restored(key: &str, err: &dyn std::fmt::Display, unrestored: &[String]) -> an
 /// the power went), if there is one: see `journal`. Call with the writer lock
 /// held. Returns what to tell the user.
 pub fn recover_interrupted(root: &Path) -> Result<Option<String>> {
-    Ok(journal::recover(&lock::state_dir(root))?.map(|recovery| recovery.message()))
+    Ok(journal::recover(&lock::lock_dir(root))?.map(|recovery| recovery.message()))
 }
 
 /// Whether a write journal, whole or half-written, is in the state dir (a
 /// write runs, or one was interrupted).
 pub fn journal_exists(root: &Path) -> bool {
-    std::fs::read_dir(lock::state_dir(root)).is_ok_and(|entries| {
+    std::fs::read_dir(lock::lock_dir(root)).is_ok_and(|entries| {
         entries
             .flatten()
             .any(|entry| entry.file_name().to_string_lossy().starts_with(JOURNAL))

@@ -2,7 +2,7 @@
 //! the process is killed (SIGKILL, power loss) half-way through its renames.
 //!
 //! Before its first temp file and its first rename, a write records in
-//! `xtask-journal/` of the state dir (`lock::state_dir`: the git dir, else
+//! `xtask-journal/` of the state dir (`lock::lock_dir`: the git dir, else
 //! `target/xtask/`) every target with its original bytes and mode, its new
 //! bytes and mode, and the temp file that will carry them. The folder is
 //! built as `xtask-journal.partial-<pid>` and renamed into place, so a

@@ -13,7 +13,6 @@ use crate::bad;
 use crate::changeset::Changeset;
 use crate::context::Context;
 use crate::flags::Platform;
-use crate::runner::Runner;
 
 pub const STATE_FILE: &str = "target/xtask/release.json";
 
@@ -222,7 +221,7 @@ pub fn save(ctx: &Context, release: &Release) -> Result<()> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    Runner::private_state_dir(&ctx.root)?;
+    ctx.runner().create_private_state_dir()?;
     let mut changes = Changeset::new(&ctx.root);
     changes.write(std::path::Path::new(STATE_FILE), release.to_json()?, 0o600)?;
     changes.apply()?;
