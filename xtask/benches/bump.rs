@@ -9,6 +9,7 @@
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -44,15 +45,6 @@ fn time(mut cmd: Command) -> Duration {
     start.elapsed()
 }
 
-fn median(mut d: Vec<Duration>) -> Duration {
-    d.sort();
-    d[d.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
 /// How many `git` processes `args` starts, counted with strace.
 fn git_processes(root: &Path, args: &[&str]) -> Option<usize> {
     let trace = std::env::temp_dir().join(format!("bench-bump-{}.trace", std::process::id()));
@@ -78,9 +70,7 @@ fn git_processes(root: &Path, args: &[&str]) -> Option<usize> {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; under `cargo test --benches` do nothing.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("bump bench: run with `cargo bench -p xtask --bench bump`");
+    if !support::asked_to_run("bump") {
         return;
     }
     let tree = common::Tree::with_git(common::Layout::A);
@@ -99,19 +89,19 @@ fn main() {
         c.push(time(xtask(root, &staged)));
         g.push(time(git_status(root)));
     }
-    let (b, c, g) = (median(b), median(c), median(g));
+    let (b, c, g) = (support::median(b), support::median(c), support::median(g));
     let ratio = |x: Duration| x.as_secs_f64() / g.as_secs_f64();
     println!(
         "median of {RUNS}, whole processes: bump-base-image --dry-run {} ({:.2}x git status), check --staged {} ({:.2}x), git status --porcelain {}",
-        ms(b),
+        support::ms(b),
         ratio(b),
-        ms(c),
+        support::ms(c),
         ratio(c),
-        ms(g)
+        support::ms(g)
     );
     println!(
         "bump under {}: {}",
-        ms(TARGET),
+        support::ms(TARGET),
         if b <= TARGET { "met" } else { "NOT MET" }
     );
 }

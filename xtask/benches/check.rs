@@ -8,6 +8,7 @@
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;
+mod support;
 
 use std::fs;
 use std::path::Path;
@@ -66,19 +67,8 @@ fn check(root: &Path) -> Output {
         .expect("running xtask check")
 }
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
 fn main() {
-    // `cargo bench` passes `--bench`; under `cargo test --benches` do nothing.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("check bench: run with `cargo bench -p xtask --bench check`");
+    if !support::asked_to_run("check") {
         return;
     }
     let bare = common::TempDir::new("bench-check-bare");
@@ -89,7 +79,7 @@ fn main() {
     pad(padded.path());
     println!(
         "trees: the rendition, and the rendition + {PADDING_FILES} unrelated files (made in {})",
-        ms(start.elapsed())
+        support::ms(start.elapsed())
     );
 
     // Warm-up, and the two trees must get the same verdict.
@@ -126,17 +116,17 @@ fn main() {
         check(padded.path());
         padded_times.push(start.elapsed());
     }
-    let (x, y) = (median(bare_times), median(padded_times));
+    let (x, y) = (support::median(bare_times), support::median(padded_times));
     let ratio = y.as_secs_f64() / x.as_secs_f64();
     println!(
         "median of {RUNS}: rendition {}, padded {}, ratio {ratio:.2}x",
-        ms(x),
-        ms(y)
+        support::ms(x),
+        support::ms(y)
     );
     let fast = x < TARGET && y < TARGET;
     println!(
         "under {} each: {}; within {TARGET_RATIO}x: {}",
-        ms(TARGET),
+        support::ms(TARGET),
         if fast { "met" } else { "NOT MET" },
         if ratio <= TARGET_RATIO {
             "met"

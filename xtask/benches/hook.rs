@@ -10,6 +10,7 @@
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -33,19 +34,8 @@ fn time(mut cmd: Command) -> (Duration, Option<i32>) {
     (start.elapsed(), status.code())
 }
 
-fn median(mut d: Vec<Duration>) -> Duration {
-    d.sort();
-    d[d.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
 fn main() {
-    // `cargo bench` passes `--bench`; under `cargo test --benches` do nothing.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("hook bench: run with `cargo bench -p xtask --bench hook`");
+    if !support::asked_to_run("hook") {
         return;
     }
     // The hook runs target/debug/xtask: build it (a no-op when fresh).
@@ -86,18 +76,18 @@ fn main() {
         d.push(time(direct()).0);
         c.push(time(cargo_run()).0);
     }
-    let (h, d, c) = (median(h), median(d), median(c));
+    let (h, d, c) = (support::median(h), support::median(d), support::median(c));
     println!(
         "median of {RUNS}, whole processes: hook {} ({:.2}x its check), target/debug/xtask check --staged {}, cargo run of it {} ({:.2}x)",
-        ms(h),
+        support::ms(h),
         h.as_secs_f64() / d.as_secs_f64(),
-        ms(d),
-        ms(c),
+        support::ms(d),
+        support::ms(c),
         c.as_secs_f64() / d.as_secs_f64()
     );
     println!(
         "hook under {}: {}",
-        ms(TARGET),
+        support::ms(TARGET),
         if h <= TARGET { "met" } else { "NOT MET" }
     );
 }

@@ -15,6 +15,7 @@
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -231,20 +232,9 @@ fn rg_files(root: &Path, out: &Output) -> BTreeSet<String> {
         .collect()
 }
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, so
-    // keep that quick: build nothing, time nothing.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("mentions bench: run with `cargo bench -p xtask --bench mentions`");
+    // `cargo test --benches` runs this too: there, build nothing, time nothing.
+    if !support::asked_to_run("mentions") {
         return;
     }
     // MENTIONS_BENCH_KEEP=<dir> builds the tree there and keeps it, for profiling.
@@ -263,7 +253,7 @@ fn main() {
     let (truth, took) = time(|| generate(root));
     println!(
         "tree: the rendition + {FILES} generated files in {} ({} mention {VERSION}, {} only as mobiledgex-v{VERSION}, {} near misses or binaries)",
-        ms(took),
+        support::ms(took),
         truth.both.len(),
         truth.v_only.len(),
         truth.neither.len()
@@ -331,12 +321,12 @@ fn main() {
         );
         rg_times.push(took);
     }
-    let (x, r) = (median(xtask_times), median(rg_times));
+    let (x, r) = (support::median(xtask_times), support::median(rg_times));
     let ratio = x.as_secs_f64() / r.as_secs_f64();
     println!(
         "median of {RUNS}: xtask mentions --json {}, rg -F -l -w {}",
-        ms(x),
-        ms(r)
+        support::ms(x),
+        support::ms(r)
     );
     println!(
         "ratio {ratio:.2}x (target within {TARGET_RATIO}x): {}",

@@ -17,6 +17,7 @@
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;
+mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -199,19 +200,8 @@ fn peak_kb(cmd: &Command) -> Option<u64> {
         .find_map(|line| line.strip_prefix("peak-kb ")?.trim().parse().ok())
 }
 
-fn median(mut d: Vec<Duration>) -> Duration {
-    d.sort();
-    d[d.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
 fn main() {
-    // `cargo bench` passes `--bench`; under `cargo test --benches` do nothing.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("packages_index bench: run with `cargo bench -p xtask --bench packages_index`");
+    if !support::asked_to_run("packages_index") {
         return;
     }
     let dir = common::TempDir::new("bench-packages");
@@ -278,12 +268,12 @@ fn main() {
         xs.push(run(xtask(&index, false)).0);
         gs.push(run(grep(&index)).0);
     }
-    let (x, g) = (median(xs), median(gs));
+    let (x, g) = (support::median(xs), support::median(gs));
     let ratio = x.as_secs_f64() / g.as_secs_f64();
     println!(
         "median of {RUNS}, whole processes: xtask deps outdated {}, grep -c {}, ratio {ratio:.2}x (target {TARGET_RATIO}x: {})",
-        ms(x),
-        ms(g),
+        support::ms(x),
+        support::ms(g),
         if ratio <= TARGET_RATIO { "met" } else { "NOT MET" }
     );
     match (peak_kb(&xtask(&index, false)), peak_kb(&grep(&index))) {
