@@ -147,17 +147,50 @@ fn assert_no_password(tree: Option<&Tree>, run: &Run) {
 
 const ARTIFACT: &str = "baseimages/mobiledgex-v3.0.1.qcow2";
 
-#[test]
-fn publishes_the_glance_image_compressed_with_verified_checksums() {
+/// What most tests start from: a checkout, the fakes with Artifactory
+/// credentials, a raw image in glance as mobiledgex-v3.0.1 (with glance's
+/// checksum `glance_md5`, else the image's own), and an empty Artifactory.
+/// `None` (the test skips) where qemu-img is missing.
+struct Setup {
+    tree: Tree,
+    fakes: Fakes,
+    image: Vec<u8>,
+    /// The image's id in glance.
+    id: String,
+    art: ImageArtifactory,
+}
+
+fn setup(glance_md5: Option<&str>) -> Option<Setup> {
     if !qemu_img() {
-        return;
+        return None;
     }
     let tree = Tree::new(Layout::A);
     let mut fakes = Fakes::new();
     with_credentials(&mut fakes);
     let image = make_image(fakes.dir.path());
-    let id = seed_glance(&fakes, "mobiledgex-v3.0.1", &image, None);
+    let id = seed_glance(&fakes, "mobiledgex-v3.0.1", &image, glance_md5);
     let art = ImageArtifactory::start(USER, PASSWORD);
+    Some(Setup {
+        tree,
+        fakes,
+        image,
+        id,
+        art,
+    })
+}
+
+#[test]
+fn publishes_the_glance_image_compressed_with_verified_checksums() {
+    let Some(Setup {
+        tree,
+        fakes,
+        image,
+        id,
+        art,
+    }) = setup(None)
+    else {
+        return;
+    };
 
     let base = art.base();
     // The version is the checkout's (the rendition's Makefile: 3.0.1).
@@ -260,15 +293,16 @@ fn publishes_the_glance_image_compressed_with_verified_checksums() {
 
 #[test]
 fn a_run_killed_mid_upload_resumes_without_downloading_again() {
-    if !qemu_img() {
+    let Some(Setup {
+        tree,
+        fakes,
+        image,
+        art,
+        ..
+    }) = setup(None)
+    else {
         return;
-    }
-    let tree = Tree::new(Layout::A);
-    let mut fakes = Fakes::new();
-    with_credentials(&mut fakes);
-    let image = make_image(fakes.dir.path());
-    seed_glance(&fakes, "mobiledgex-v3.0.1", &image, None);
-    let art = ImageArtifactory::start(USER, PASSWORD);
+    };
     let base = art.base();
 
     // The server takes the upload's request and then stalls; the xtask (and
@@ -325,16 +359,17 @@ fn a_run_killed_mid_upload_resumes_without_downloading_again() {
 
 #[test]
 fn a_download_whose_md5_is_not_glances_is_an_error() {
-    if !qemu_img() {
-        return;
-    }
-    let tree = Tree::new(Layout::A);
-    let mut fakes = Fakes::new();
-    with_credentials(&mut fakes);
-    let image = make_image(fakes.dir.path());
     let wrong = "0123456789abcdef0123456789abcdef";
-    seed_glance(&fakes, "mobiledgex-v3.0.1", &image, Some(wrong));
-    let art = ImageArtifactory::start(USER, PASSWORD);
+    let Some(Setup {
+        tree,
+        fakes,
+        image,
+        art,
+        ..
+    }) = setup(Some(wrong))
+    else {
+        return;
+    };
     let run = fakes.run(
         &tree,
         &["publish-image", "--artifactory", &art.base(), "--yes"],
@@ -368,15 +403,16 @@ fn a_download_whose_md5_is_not_glances_is_an_error() {
 
 #[test]
 fn another_image_of_the_same_name_is_replaced_only_with_replace() {
-    if !qemu_img() {
+    let Some(Setup {
+        tree,
+        fakes,
+        image,
+        art,
+        ..
+    }) = setup(None)
+    else {
         return;
-    }
-    let tree = Tree::new(Layout::A);
-    let mut fakes = Fakes::new();
-    with_credentials(&mut fakes);
-    let image = make_image(fakes.dir.path());
-    seed_glance(&fakes, "mobiledgex-v3.0.1", &image, None);
-    let art = ImageArtifactory::start(USER, PASSWORD);
+    };
     art.put(ARTIFACT, b"an older build of 3.0.1");
     let base = art.base();
 
