@@ -10,8 +10,8 @@
 #![allow(clippy::disallowed_methods)] // the writer lock is coordination between xtask processes, in .git beside git's own lock files, not a monorepo file
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read as _, Seek as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::io::{Read as _, Seek as _};
+use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -111,10 +111,13 @@ pub fn acquire(root: &Path) -> Result<WriterLock> {
             "since_unix": since,
         });
         // Best effort: the lock holds without it, the message is only vaguer.
+        // Written over from the start, then cut to its length: cutting the
+        // file to 0 first makes ext4 flush it to disk on close (its
+        // replace-by-truncate heuristic), 0.3-0.5 ms of every command.
+        let record = format!("{record}\n");
         let _ = file
-            .set_len(0)
-            .and_then(|()| file.rewind())
-            .and_then(|()| file.write_all(format!("{record}\n").as_bytes()));
+            .write_all_at(record.as_bytes(), 0)
+            .and_then(|()| file.set_len(record.len() as u64));
         return Ok(WriterLock { file, path });
     }
     Err(anyhow!(
