@@ -131,7 +131,9 @@ impl Runner {
 
 /// A tool that answers requests one at a time on its standard input and
 /// output (`git cat-file --batch`): started once, asked many times. Closing
-/// its standard input (on drop) ends it; it is then waited for.
+/// its standard input ends it: [`Session::end`] then waits for it; a session
+/// merely dropped (the runner's, as the xtask exits) does not wait, since the
+/// tool's own exit would add ~1 ms to every command that read git's objects.
 pub struct Session {
     child: std::process::Child,
     input: Option<std::process::ChildStdin>,
@@ -156,10 +158,20 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Closes the tool's input and waits for it to exit.
+    pub fn end(mut self) {
+        drop(self.input.take());
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         drop(self.input.take());
-        let _ = self.child.wait();
+        // Reaped now if it is gone already; else it ends by itself at the
+        // end of its input, and is reaped by whoever outlives the xtask.
+        let _ = self.child.try_wait();
     }
 }
 
@@ -204,7 +216,9 @@ impl Runner {
     /// Ends every session (each is waited for): the next read starts a new
     /// one, which sees the index and HEAD as they are now.
     pub fn end_sessions(&self) {
-        self.sessions.borrow_mut().clear();
+        for (_, session) in self.sessions.borrow_mut().drain() {
+            session.end();
+        }
     }
 }
 
