@@ -13,7 +13,17 @@ use crate::runner::Runner;
 use crate::semver::Semver;
 use crate::sites::{self, Inventory, Site};
 use crate::tree::GitTree;
-use crate::{bad, cookbooks, deps, flags, git, mentions};
+use crate::{bad, cookbooks, deps, flags, git, mentions, paths};
+
+/// Where a bump edits: its `git status` looks only here (a target
+/// elsewhere still gets a look, see `refuse_dirty_paths`).
+const EDITED_UNDER: [&str; 5] = [
+    paths::PACKAGE_DIR,
+    paths::PACKER_DIR,
+    paths::CHEF_DIR,
+    paths::PROPS_GO,
+    paths::PACKAGE_VERSION_GO,
+];
 
 impl flags::BumpBaseImage {
     pub fn run(self, ctx: &Context) -> Result<()> {
@@ -22,13 +32,17 @@ impl flags::BumpBaseImage {
             sites::validate_snapshot_date(date).map_err(|why| bad!("--apt-snapshot: {why}"))?;
         }
         let runner = ctx.runner();
-        // git status runs while the edits are planned, and git's object
-        // reader starts for the cookbook versions at HEAD the plan compares
-        // with (a failure to start shows at its first read).
+        // git status runs while the inventory loads. Without it, git's
+        // object reader starts now for the cookbook versions at HEAD the plan
+        // compares with (a failure to start shows at its first read); with
+        // it, only if a cookbook to bump has changes: a clean one is as HEAD
+        // has it.
         let dirty = (!self.allow_dirty)
-            .then(|| git::DirtyPaths::start(runner, &ctx.root))
+            .then(|| git::DirtyPaths::start_under(runner, &ctx.root, &EDITED_UNDER))
             .transpose()?;
-        let _ = GitTree::new(runner, &ctx.root, Some("HEAD")).start();
+        if dirty.is_none() {
+            let _ = GitTree::new(runner, &ctx.root, Some("HEAD")).start();
+        }
         let inventory = ctx.inventory()?;
         check_new_version(
             &inventory,
@@ -37,8 +51,20 @@ impl flags::BumpBaseImage {
             self.allow_downgrade,
         )?;
 
+        let dirty = dirty.map(git::DirtyPaths::read);
+        let as_at_head = match &dirty {
+            Some(Ok(Some(dirty))) => Some(dirty),
+            _ => None,
+        };
         let mut changes = Changeset::new(&ctx.root);
-        plan(ctx, runner, &inventory, &self.edits(version), &mut changes)?;
+        plan(
+            ctx,
+            runner,
+            &inventory,
+            &self.edits(version),
+            as_at_head,
+            &mut changes,
+        )?;
         if let Some(dirty) = dirty {
             match refuse_dirty_paths(ctx, dirty, &changes.paths()) {
                 // A dry run writes nothing: show the preview, and say what a real run refuses.
@@ -178,12 +204,15 @@ pub struct Edits {
 }
 
 /// Plans every edit of a bump into `changes`: the sites whose value changes,
-/// and the cookbook bumps and policy pins that follow from edits inside cookbooks.
+/// and the cookbook bumps and policy pins that follow from edits inside
+/// cookbooks (`git status`'s answer, when there is one, tells which
+/// cookbooks are as at HEAD).
 pub fn plan(
     ctx: &Context,
     runner: &Runner,
     inventory: &Inventory,
     edits: &Edits,
+    as_at_head: Option<&git::Dirty>,
     changes: &mut Changeset,
 ) -> Result<()> {
     let mut to_version: Vec<&Site> = inventory.base_image_sites().to_vec();
@@ -206,7 +235,7 @@ pub fn plan(
             deps::sync_into(ctx, runner, inventory, date, changes)?;
         }
     }
-    cookbooks::bump_touched(ctx, runner, inventory, &edited, None, changes)?;
+    cookbooks::bump_touched(ctx, runner, inventory, &edited, None, as_at_head, changes)?;
     Ok(())
 }
 
@@ -240,16 +269,36 @@ fn verify(after: &Inventory, edits: &Edits) -> Result<()> {
 
 /// Refuses to edit files that have uncommitted changes (outside git: a warning).
 pub fn refuse_dirty(ctx: &Context, runner: &Runner, targets: &[String]) -> Result<()> {
-    refuse_dirty_paths(ctx, git::DirtyPaths::start(runner, &ctx.root)?, targets)
+    refuse_dirty_paths(
+        ctx,
+        git::DirtyPaths::start(runner, &ctx.root)?.read(),
+        targets,
+    )
 }
 
-fn refuse_dirty_paths(ctx: &Context, dirty: git::DirtyPaths, targets: &[String]) -> Result<()> {
-    let Some(dirty) = dirty.paths()? else {
+/// `dirty`: what `git status` found.
+fn refuse_dirty_paths(
+    ctx: &Context,
+    dirty: Result<Option<git::Dirty>>,
+    targets: &[String],
+) -> Result<()> {
+    let Some(seen) = dirty? else {
         ctx.warn(
             "not a git checkout: cannot tell whether the files to edit have uncommitted changes",
         );
         return Ok(());
     };
+    // A target outside what git status looked at gets a look of its own.
+    let unseen: Vec<&str> = targets
+        .iter()
+        .map(String::as_str)
+        .filter(|path| !seen.covers(path))
+        .collect();
+    let mut dirty = seen.paths;
+    if !unseen.is_empty() {
+        let more = git::DirtyPaths::start_under(ctx.runner(), &ctx.root, &unseen)?.paths()?;
+        dirty.extend(more.unwrap_or_default());
+    }
     let dirty: BTreeSet<String> = dirty.into_iter().collect();
     let blocked: Vec<&String> = targets
         .iter()

@@ -31,6 +31,7 @@ pub fn bump_touched(
     inventory: &Inventory,
     edited: &[&Site],
     wanted: Option<(&str, Semver)>,
+    as_at_head: Option<&git::Dirty>,
     changes: &mut Changeset,
 ) -> Result<Vec<Bump>> {
     let mut touched: BTreeSet<&str> = edited
@@ -42,9 +43,21 @@ pub fn bump_touched(
     if touched.is_empty() {
         return Ok(Vec::new());
     }
-    // Before the first commit there is no HEAD, and so no cookbook in it.
-    let head = GitTree::new(runner, &ctx.root, Some("HEAD"));
-    let at_head = git::baseline(&head, Vec::new())?.cookbook_versions;
+    // A cookbook whose metadata git status found unchanged has its version
+    // at HEAD: not raised since. The others are read from HEAD (before the
+    // first commit there is no HEAD, and so no cookbook in it).
+    let unchanged = |name: &str| {
+        let metadata = inventory.cookbook(name).map(|c| c.version.path.as_str());
+        as_at_head
+            .zip(metadata)
+            .is_some_and(|(seen, path)| seen.as_at_head(path))
+    };
+    let at_head = if touched.iter().all(|name| unchanged(name)) {
+        Default::default()
+    } else {
+        let head = GitTree::new(runner, &ctx.root, Some("HEAD"));
+        git::baseline(&head, Vec::new())?.cookbook_versions
+    };
     let mut bumps = Vec::new();
     for name in touched {
         let Some(cookbook) = inventory.cookbook(name) else {
@@ -57,10 +70,11 @@ pub fn bump_touched(
                 site.location()
             )
         })?;
-        let raised = at_head
-            .get(name)
-            .and_then(|before| Semver::parse(before).ok())
-            .is_some_and(|before| current > before);
+        let raised = !unchanged(name)
+            && at_head
+                .get(name)
+                .and_then(|before| Semver::parse(before).ok())
+                .is_some_and(|before| current > before);
         let next = match wanted.filter(|(wanted_name, _)| *wanted_name == name) {
             Some((_, version)) if version <= current => {
                 return Err(bad!(

@@ -111,36 +111,60 @@ pub fn dirty_paths(runner: &Runner, root: &Path) -> Result<Option<Vec<String>>> 
 pub struct DirtyPaths {
     /// The root's path in its repository, and the running `git status`.
     status: Option<(String, Pending)>,
+    /// The paths (files or folders, relative to the root) it looks at;
+    /// empty: the whole root.
+    under: Vec<String>,
 }
 
 impl DirtyPaths {
+    /// Every dirty path under the root.
     pub fn start(runner: &Runner, root: &Path) -> Result<DirtyPaths> {
+        DirtyPaths::start_under(runner, root, &[])
+    }
+
+    /// Only the dirty paths at or under `under` (relative to the root; none:
+    /// the whole root): git then walks only those folders for untracked
+    /// files, which on a whole monorepo is most of its time.
+    pub fn start_under(runner: &Runner, root: &Path, under: &[&str]) -> Result<DirtyPaths> {
+        let under: Vec<String> = under.iter().map(|path| path.to_string()).collect();
         let Some(prefix) = place_in_repository(runner, root)? else {
-            return Ok(DirtyPaths { status: None });
+            return Ok(DirtyPaths {
+                status: None,
+                under,
+            });
         };
         // Entries `XY <path>`, the path from the repository's top (with -z, always).
-        let status = runner.query_later(
-            root,
-            "git",
-            &[
-                // A read: no refresh of the index file behind the user's back.
-                "--no-optional-locks",
-                "status",
-                "--porcelain=v1",
-                "-z",
-                "--untracked-files=all",
-                "--no-renames",
-                "--",
-                ".",
-            ],
-        )?;
+        let mut args = vec![
+            // A read: no refresh of the index file behind the user's back.
+            "--no-optional-locks",
+            // The paths are names, not patterns.
+            "--literal-pathspecs",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--",
+        ];
+        if under.is_empty() {
+            args.push(".");
+        } else {
+            args.extend(under.iter().map(String::as_str));
+        }
+        let status = runner.query_later(root, "git", &args)?;
         Ok(DirtyPaths {
             status: Some((prefix, status)),
+            under,
         })
     }
 
     /// The dirty paths, relative to the root; `None` outside a git checkout.
     pub fn paths(self) -> Result<Option<Vec<String>>> {
+        Ok(self.read()?.map(|dirty| dirty.paths))
+    }
+
+    /// What `git status` found; `None` outside a git checkout.
+    pub fn read(self) -> Result<Option<Dirty>> {
         let Some((prefix, status)) = self.status else {
             return Ok(None);
         };
@@ -156,7 +180,40 @@ impl DirtyPaths {
             .collect();
         paths.sort();
         paths.dedup();
-        Ok(Some(paths))
+        Ok(Some(Dirty {
+            paths,
+            under: self.under,
+        }))
+    }
+}
+
+/// The paths with uncommitted changes (staged, unstaged or untracked) among
+/// those `git status` looked at, relative to the root, sorted.
+#[derive(Debug)]
+pub struct Dirty {
+    pub paths: Vec<String>,
+    under: Vec<String>,
+}
+
+impl Dirty {
+    /// Whether `path` (relative to the root) is among the paths looked at.
+    pub fn covers(&self, path: &str) -> bool {
+        self.under.is_empty()
+            || self.under.iter().any(|under| {
+                path == under
+                    || path
+                        .strip_prefix(under.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+    }
+
+    /// Whether `path` is known to be as HEAD has it: looked at and not dirty.
+    pub fn as_at_head(&self, path: &str) -> bool {
+        self.covers(path)
+            && self
+                .paths
+                .binary_search_by(|p| p.as_str().cmp(path))
+                .is_err()
     }
 }
 
@@ -290,5 +347,33 @@ fn same_file_system(a: &Path, b: &Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dirty_paths_cover_what_they_look_at() {
+        let dirty = |under: &[&str]| Dirty {
+            paths: vec!["chef/policyfiles/base.rb".to_string()],
+            under: under.iter().map(|p| p.to_string()).collect(),
+        };
+        let whole = dirty(&[]);
+        assert!(whole.covers("chef/policyfiles/base.rb"));
+        assert!(!whole.as_at_head("chef/policyfiles/base.rb"));
+        assert!(whole.as_at_head("vmlayer/props.go"));
+        let some = dirty(&["chef", "vmlayer/props.go"]);
+        assert!(some.covers("chef/policyfiles/base.rb"));
+        assert!(some.covers("chef"));
+        assert!(some.covers("vmlayer/props.go"));
+        assert!(!some.covers("chef-old/metadata.rb"));
+        assert!(!some.covers("vmlayer/props.go.orig"));
+        assert!(!some.covers("version/package-version.go"));
+        assert!(some.as_at_head("chef/cookbooks/setup_infra/metadata.rb"));
+        assert!(!some.as_at_head("chef/policyfiles/base.rb"));
+        // Not looked at: unknown, so not known to be as at HEAD.
+        assert!(!some.as_at_head("version/package-version.go"));
     }
 }

@@ -162,7 +162,7 @@ fn bump_cookbooks(
     let wanted = request
         .cookbook_version
         .map(|v| (paths::UPGRADE_COOKBOOK, v));
-    let bumps = cookbooks::bump_touched(ctx, runner, inventory, edited, wanted, changes)?;
+    let bumps = cookbooks::bump_touched(ctx, runner, inventory, edited, wanted, None, changes)?;
     let bumped = bumps
         .into_iter()
         .find(|bump| bump.cookbook == paths::UPGRADE_COOKBOOK)

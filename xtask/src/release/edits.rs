@@ -21,7 +21,7 @@ pub(super) fn bump_changes(ctx: &Context, runner: &Runner, release: &Release) ->
         chef: true,
         sync_deps: false,
     };
-    bump_base_image::plan(ctx, runner, &inventory, &edits, &mut changes)?;
+    bump_base_image::plan(ctx, runner, &inventory, &edits, None, &mut changes)?;
     Ok(changes)
 }
 
