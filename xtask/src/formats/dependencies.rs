@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::{lines, regex};
+use super::lines;
 use crate::debian::version::DebVersion;
 
 /// One pin: `name`, a run of blanks, an operator glued to a Debian version.
@@ -30,11 +30,65 @@ pub struct Dependencies {
     pub errors: Vec<SyntaxError>,
 }
 
+/// A pin line split into its parts; `None` unless the whole line reads
+/// `name`, blanks, an operator, blanks (which are an error), a version, and
+/// nothing but blanks after it. Hand-written rather than a pattern: it runs
+/// on every line, and is the pattern
+/// `^([^ \t]+)[ \t]+(>=|<=|<<|>>|=|<|>)([ \t]*)([^ \t]+)[ \t]*$`, the
+/// operators tried in that order (a unit test holds it to the pattern).
+#[derive(Debug, PartialEq, Eq)]
+struct PinLine<'t> {
+    name: &'t str,
+    op: &'t str,
+    sep: &'t str,
+    version: &'t str,
+    /// Where the version starts in the line.
+    version_at: usize,
+}
+
+const OPERATORS: [&str; 7] = [">=", "<=", "<<", ">>", "=", "<", ">"];
+
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+fn split_pin_line(line: &str) -> Option<PinLine<'_>> {
+    let name_end = line.find(is_blank)?;
+    let (name, rest) = line.split_at(name_end);
+    if name.is_empty() {
+        return None;
+    }
+    let after_blanks = rest.trim_start_matches(is_blank);
+    OPERATORS.iter().find_map(|op| {
+        let after_op = after_blanks.strip_prefix(op)?;
+        let version_part = after_op.trim_start_matches(is_blank);
+        let sep = &after_op[..after_op.len() - version_part.len()];
+        let version_end = version_part.find(is_blank).unwrap_or(version_part.len());
+        let (version, tail) = version_part.split_at(version_end);
+        if version.is_empty() || !tail.chars().all(is_blank) {
+            return None;
+        }
+        Some(PinLine {
+            name,
+            op,
+            sep,
+            version,
+            version_at: line.len() - version_part.len(),
+        })
+    })
+}
+
+/// `[a-z0-9][a-z0-9+.-]+`, Debian policy's package name.
+fn is_package_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.len() >= 2
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b))
+}
+
 pub fn parse(text: &str) -> Dependencies {
-    let pin_line = regex(
-        r"^(?P<name>[^ \t]+)[ \t]+(?P<op>>=|<=|<<|>>|=|<|>)(?P<sep>[ \t]*)(?P<v>[^ \t]+)[ \t]*$",
-    );
-    let package_name = regex(r"^[a-z0-9][a-z0-9+.-]+$");
     let mut deps = Dependencies::default();
     for (number, start, line) in lines(text) {
         let trimmed = line.trim();
@@ -46,15 +100,20 @@ pub fn parse(text: &str) -> Dependencies {
             text: line.to_string(),
             message,
         };
-        let Some(caps) = pin_line.captures(line) else {
+        let Some(pin) = split_pin_line(line) else {
             deps.errors.push(error(
                 "expected `name`, blanks, then a constraint such as `=1.18.20-00`".into(),
             ));
             continue;
         };
-        let (name, op, version) = (&caps["name"], &caps["op"], caps.name("v"));
-        let Some(version) = version else { continue };
-        if !package_name.is_match(name) {
+        let PinLine {
+            name,
+            op,
+            sep,
+            version,
+            version_at,
+        } = pin;
+        if !is_package_name(name) {
             deps.errors.push(error(format!(
                 "`{name}` is not a valid Debian package name"
             )));
@@ -62,12 +121,11 @@ pub fn parse(text: &str) -> Dependencies {
             deps.errors.push(error(format!(
                 "`{op}` is deprecated and ambiguous in Debian; use `{op}=` or `{op}{op}`"
             )));
-        } else if !caps["sep"].is_empty() {
+        } else if !sep.is_empty() {
             deps.errors.push(error(format!(
-                "the operator must be glued to the version: `{op}{}`",
-                version.as_str()
+                "the operator must be glued to the version: `{op}{version}`"
             )));
-        } else if let Err(why) = DebVersion::parse(version.as_str()) {
+        } else if let Err(why) = DebVersion::parse(version) {
             deps.errors
                 .push(error(format!("invalid Debian version: {why}")));
         } else if deps.pins.iter().any(|pin| pin.name == name) {
@@ -76,9 +134,9 @@ pub fn parse(text: &str) -> Dependencies {
             deps.pins.push(Pin {
                 name: name.to_string(),
                 op: op.to_string(),
-                version: version.as_str().to_string(),
+                version: version.to_string(),
                 line: number,
-                version_span: start + version.start()..start + version.end(),
+                version_span: start + version_at..start + version_at + version.len(),
             });
         }
     }
@@ -118,6 +176,49 @@ mod tests {
         let docker = deps.get("docker-ce").unwrap();
         let edited = splice(TEXT, &docker.version_span, "5:20.10.14~3-0~ubuntu-bionic");
         assert_eq!(edited, TEXT.replace("5:20.10.13~3", "5:20.10.14~3"));
+    }
+
+    /// The hand-written split against the pattern it replaces, on every
+    /// line made of up to four pieces from a set of awkward ones.
+    #[test]
+    fn splits_pin_lines_as_the_pattern_does() {
+        let pattern = crate::formats::regex(
+            r"^(?P<name>[^ \t]+)[ \t]+(?P<op>>=|<=|<<|>>|=|<|>)(?P<sep>[ \t]*)(?P<v>[^ \t]+)[ \t]*$",
+        );
+        let pieces = [
+            "a", "kubeadm", " ", "\t", "=", ">", "<", ">=", "<<", ">>", "==", "1.0", "\r", "#", "",
+        ];
+        let mut lines = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = lines
+                .iter()
+                .flat_map(|line| pieces.iter().map(move |piece| format!("{line}{piece}")))
+                .collect();
+            lines.extend(longer);
+            lines.sort();
+            lines.dedup();
+        }
+        assert!(lines.len() > 10_000, "{} lines", lines.len());
+        for line in &lines {
+            let expected = pattern.captures(line).map(|caps| PinLine {
+                name: caps.name("name").unwrap().as_str(),
+                op: caps.name("op").unwrap().as_str(),
+                sep: caps.name("sep").unwrap().as_str(),
+                version: caps.name("v").unwrap().as_str(),
+                version_at: caps.name("v").unwrap().start(),
+            });
+            assert_eq!(split_pin_line(line), expected, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn package_names_follow_debian_policy() {
+        for good in ["kubeadm", "docker-ce", "libc6", "g++", "a.b", "0ad"] {
+            assert!(is_package_name(good), "{good}");
+        }
+        for bad in ["", "a", "Bar", "-x", "+x", ".x", "a_b", "a b", "café"] {
+            assert!(!is_package_name(bad), "{bad}");
+        }
     }
 
     #[test]
