@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn scan_and_splice_change_only_the_value() {
         let text = "x\r\nVERSION = 1.2.3\r\ny";
-        let found = scan(text, &regex(r"^VERSION = (?P<v>\S+)$"));
+        let found = scan(text, &regex(r"^VERSION = (?P<v>\S+)$").requiring("VERSION"));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].line, 2);
         assert_eq!(found[0].value, "1.2.3");

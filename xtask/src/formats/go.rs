@@ -9,7 +9,7 @@ pub fn string_var(text: &str, name: &str) -> Vec<Found> {
         r#"^[ \t]*(?:var[ \t]+)?{}[ \t]*(?:string[ \t]*)?=[ \t]*"(?P<v>[^"\\]*)"[ \t]*(?://.*)?$"#,
         regex::escape(name)
     );
-    scan(text, &regex(&pattern))
+    scan(text, &regex(&pattern).requiring(name))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub fn variable(text: &str, name: &str) -> Vec<Found> {
         r"^[ \t]*{}[ \t]*[:?]?=[ \t]*(?P<v>[^ \t#]+)[ \t]*(?:#.*)?$",
         regex::escape(name)
     );
-    scan(text, &regex(&pattern))
+    scan(text, &regex(&pattern).requiring(name))
 }
 
 #[cfg(test)]

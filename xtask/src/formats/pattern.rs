@@ -15,7 +15,11 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// A compiled built-in pattern (cheap to clone).
 #[derive(Clone, Debug)]
-pub struct Pattern(regex::bytes::Regex);
+pub struct Pattern {
+    regex: regex::bytes::Regex,
+    /// A literal every match contains (see [`Pattern::requiring`]).
+    needle: Option<memchr::memmem::Finder<'static>>,
+}
 
 /// Compiles a pattern of this crate, once per process.
 pub fn regex(pattern: &str) -> Pattern {
@@ -30,27 +34,55 @@ pub fn regex(pattern: &str) -> Pattern {
             // Patterns are literals of this crate, covered by tests: a bad one is a bug.
             let ascii = regex::bytes::Regex::new(&format!("(?-u){pattern}"))
                 .expect("invalid built-in pattern");
-            Pattern(ascii)
+            Pattern {
+                regex: ascii,
+                needle: None,
+            }
         })
         .clone()
 }
 
 impl Pattern {
+    /// The same pattern, told that every match contains `needle`: a text
+    /// without it is passed over by a literal search instead of the regex
+    /// engine. The editors scan whole files a line at a time for a line
+    /// with a keyword (`VERSION`, `cookbook`); most lines have none, and
+    /// the pre-commit hook runs an unoptimised build.
+    pub fn requiring(mut self, needle: &str) -> Pattern {
+        debug_assert!(!needle.is_empty());
+        // Built once: the search runs on every line.
+        self.needle = Some(memchr::memmem::Finder::new(needle).into_owned());
+        self
+    }
+
+    /// Whether `text` can hold a match at all.
+    fn may_match(&self, text: &str) -> bool {
+        self.needle
+            .as_ref()
+            .is_none_or(|needle| needle.find(text.as_bytes()).is_some())
+    }
+
     pub fn is_match(&self, text: &str) -> bool {
-        self.0.is_match(text.as_bytes())
+        self.may_match(text) && self.regex.is_match(text.as_bytes())
     }
 
     /// The first match's groups.
     pub fn captures<'t>(&self, text: &'t str) -> Option<Captures<'t>> {
-        let caps = self.0.captures(text.as_bytes())?;
+        if !self.may_match(text) {
+            return None;
+        }
+        let caps = self.regex.captures(text.as_bytes())?;
         Some(Captures { text, caps })
     }
 
     /// `text` with every match replaced by `with`, taken literally.
     pub fn replace_all(&self, text: &str, with: &str) -> String {
+        if !self.may_match(text) {
+            return text.to_string();
+        }
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        for found in self.0.find_iter(text.as_bytes()) {
+        for found in self.regex.find_iter(text.as_bytes()) {
             out.push_str(&text[last..found.start()]);
             out.push_str(with);
             last = found.end();
@@ -64,8 +96,10 @@ impl Pattern {
         &'r self,
         text: &'t str,
     ) -> impl Iterator<Item = Captures<'t>> + use<'r, 't> {
-        self.0
-            .captures_iter(text.as_bytes())
+        self.may_match(text)
+            .then(|| self.regex.captures_iter(text.as_bytes()))
+            .into_iter()
+            .flatten()
             .map(move |caps| Captures { text, caps })
     }
 }

@@ -7,7 +7,8 @@ use super::{lines, regex, scan, Found};
 pub fn metadata_version(text: &str) -> Vec<Found> {
     scan(
         text,
-        &regex(r#"^[ \t]*version[ \t]*\(?[ \t]*['"](?P<v>[^'"]+)['"][ \t]*\)?[ \t]*(?:#.*)?$"#),
+        &regex(r#"^[ \t]*version[ \t]*\(?[ \t]*['"](?P<v>[^'"]+)['"][ \t]*\)?[ \t]*(?:#.*)?$"#)
+            .requiring("version"),
     )
 }
 
@@ -15,7 +16,7 @@ pub fn metadata_version(text: &str) -> Vec<Found> {
 pub fn name(text: &str) -> Vec<Found> {
     scan(
         text,
-        &regex(r#"^[ \t]*name[ \t]*\(?[ \t]*['"](?P<v>[^'"]+)['"]"#),
+        &regex(r#"^[ \t]*name[ \t]*\(?[ \t]*['"](?P<v>[^'"]+)['"]"#).requiring("name"),
     )
 }
 
@@ -26,7 +27,8 @@ pub fn cookbook_pins(text: &str) -> Vec<Found> {
         text,
         &regex(
             r#"^[ \t]*cookbook[ \t(]+['"](?P<k>[^'"]+)['"][ \t]*,[ \t]*['"]=[ \t]*(?P<v>[0-9][^'" \t]*)['"][ \t)]*(?:#.*)?$"#,
-        ),
+        )
+        .requiring("cookbook"),
     )
 }
 
@@ -84,7 +86,8 @@ pub fn attributes(text: &str, level: Precedence) -> Vec<Attribute> {
     let line_pattern = regex(&format!(
         r#"^[ \t]*{}{KEYS}[ \t]*=[ \t]*(?:'(?P<sq>[^'\\]*)'|"(?P<dq>[^"\\]*)"|(?P<lit>-?[0-9]+|true|false))[ \t]*(?:#.*)?$"#,
         level.keyword()
-    ));
+    ))
+    .requiring(level.keyword());
     let mut attributes = Vec::new();
     for (number, start, line) in lines(text) {
         let Some(caps) = line_pattern.captures(line) else {
@@ -128,7 +131,8 @@ pub fn attributes(text: &str, level: Precedence) -> Vec<Attribute> {
 /// The key path of every `<level>[...] =` assignment, literal or computed: what
 /// the policyfile still sets at all.
 pub fn assigned_paths(text: &str, level: Precedence) -> Vec<Vec<String>> {
-    let pattern = regex(&format!(r#"^[ \t]*{}{KEYS}[ \t]*=[^=~]"#, level.keyword()));
+    let pattern = regex(&format!(r#"^[ \t]*{}{KEYS}[ \t]*=[^=~]"#, level.keyword()))
+        .requiring(level.keyword());
     lines(text)
         .filter_map(|(_, _, line)| pattern.captures(line))
         .map(|caps| key_path(&caps["keys"]))
@@ -147,7 +151,8 @@ pub struct Requirement {
 pub fn cookbook_requirements(text: &str) -> Vec<Requirement> {
     let pattern = regex(
         r#"^[ \t]*cookbook[ \t(]+['"](?P<k>[^'"]+)['"](?:[ \t]*,[ \t]*['"](?P<v>[^'"]*)['"])?"#,
-    );
+    )
+    .requiring("cookbook");
     lines(text)
         .filter_map(|(number, _, line)| {
             let caps = pattern.captures(line)?;
@@ -172,7 +177,8 @@ pub struct RunList {
 /// Every `run_list` and `named_run_list` statement, also when its items go on
 /// over several lines (a trailing comma, an open bracket).
 pub fn run_lists(text: &str) -> Vec<RunList> {
-    let start = regex(r#"^[ \t]*(?P<kind>run_list|named_run_list)\b(?P<rest>.*)$"#);
+    let start =
+        regex(r#"^[ \t]*(?P<kind>run_list|named_run_list)\b(?P<rest>.*)$"#).requiring("run_list");
     let string = regex(r#"'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+)"#);
     let mut found = Vec::new();
     let mut current: Option<(bool, usize, String)> = None;
@@ -253,8 +259,9 @@ pub fn apt_repository_uri(text: &str, repo: &str) -> Vec<Found> {
     let opening = regex(&format!(
         r#"^(?P<indent>[ \t]*)apt_repository[ \t(]+['"]{}['"][ \t)]*do\b"#,
         regex::escape(repo)
-    ));
-    let uri = regex(r#"^[ \t]*uri[ \t(]+['"](?P<v>[^'"]+)['"][ \t)]*(?:#.*)?$"#);
+    ))
+    .requiring("apt_repository");
+    let uri = regex(r#"^[ \t]*uri[ \t(]+['"](?P<v>[^'"]+)['"][ \t)]*(?:#.*)?$"#).requiring("uri");
     let mut found = Vec::new();
     let mut closing: Option<String> = None;
     for (number, start, line) in lines(text) {
@@ -291,7 +298,8 @@ pub fn local(text: &str, name: &str) -> Vec<Found> {
         &regex(&format!(
             r#"^[ \t]*{}[ \t]*=[ \t]*['"](?P<v>[^'"]*)['"][ \t]*(?:#.*)?$"#,
             regex::escape(name)
-        )),
+        ))
+        .requiring(name),
     )
 }
 

@@ -9,7 +9,7 @@ pub fn assignment(text: &str, name: &str) -> Vec<Found> {
         regex::escape(name)
     );
     // The value is in whichever of the three quoting alternatives matched.
-    let pattern = regex(&pattern);
+    let pattern = regex(&pattern).requiring(&format!("{name}="));
     let mut found = Vec::new();
     for (number, start, line) in super::lines(text) {
         if let Some(caps) = pattern.captures(line) {
