@@ -8,7 +8,7 @@ use crate::error::AlreadyReported;
 use crate::rules::{self, Finding, Severity};
 use crate::runner::Runner;
 use crate::sites::{self, Inventory};
-use crate::tree::{GitTree, Tree, Unchanged};
+use crate::tree::{GitTree, Recorded, Tree, Unchanged};
 use crate::{bad, flags, git};
 
 impl flags::Check {
@@ -39,7 +39,8 @@ impl flags::Check {
             return staged(ctx, runner);
         }
         let work_tree = ctx.work_tree();
-        let inventory = sites::load(&work_tree)?;
+        let recorded = Recorded::new(&work_tree);
+        let inventory = sites::load(&recorded)?;
         let Some(rev) = &self.since else {
             return Ok(rules::evaluate(&inventory, None));
         };
@@ -49,7 +50,8 @@ impl flags::Check {
         }
         let changed = git::changes_since(runner, &ctx.root, rev)?;
         let before = GitTree::new(runner, &ctx.root, Some(rev));
-        judge_change(ctx, &inventory, &before, &work_tree, changed)
+        let same_sites = !recorded.saw_any(&changed);
+        judge_change(ctx, &inventory, same_sites, &before, &work_tree, changed)
     }
 }
 
@@ -62,7 +64,8 @@ impl flags::Check {
 pub fn staged(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
     let staged = git::StagedChanges::start(runner, &ctx.root)?;
     let index = GitTree::new(runner, &ctx.root, None);
-    let loaded = sites::load(&index);
+    let recorded = Recorded::new(&index);
+    let loaded = sites::load(&recorded);
     // Outside a repository, git's own failure says why; not the missing files.
     let changed = staged.paths().or_else(|err| {
         git::require_repository(runner, &ctx.root, "check --staged")?;
@@ -79,15 +82,26 @@ pub fn staged(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
         then: &head,
         changed: &changed,
     };
-    judge_change(ctx, &inventory, &before, &index, changed.clone())
+    let same_sites = !recorded.saw_any(&changed);
+    judge_change(
+        ctx,
+        &inventory,
+        same_sites,
+        &before,
+        &index,
+        changed.clone(),
+    )
 }
 
 /// The rules on `inventory` (read from `now`), with `before` as the baseline
 /// of the change `changed`; findings that stood before in files the change
-/// does not touch are spared.
+/// does not touch are spared. `same_sites`: the change touched no file the
+/// inventory was read from (most commits), so `before` has the same
+/// inventory, and its findings need no second reading.
 fn judge_change(
     ctx: &Context,
     inventory: &Inventory,
+    same_sites: bool,
     before: &dyn Tree,
     now: &dyn Tree,
     changed: Vec<String>,
@@ -95,7 +109,12 @@ fn judge_change(
     let mut baseline = git::baseline(before, changed)?;
     baseline.comment_only = git::comment_only_changes(before, now, &baseline.changed)?;
     let mut findings = rules::evaluate(inventory, Some(&baseline));
-    rules::spare_pre_existing(&mut findings, &findings_at(ctx, before), &baseline.changed);
+    let stood_before = if same_sites {
+        rules::evaluate(inventory, None)
+    } else {
+        findings_at(ctx, before)
+    };
+    rules::spare_pre_existing(&mut findings, &stood_before, &baseline.changed);
     Ok(findings)
 }
 

@@ -412,10 +412,91 @@ impl Tree for Unchanged<'_> {
     }
 }
 
+/// A tree that notes what is read of it: the files and the folders listed.
+pub struct Recorded<'a> {
+    inner: &'a dyn Tree,
+    reads: std::cell::RefCell<Vec<String>>,
+    lists: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'a> Recorded<'a> {
+    pub fn new(inner: &'a dyn Tree) -> Recorded<'a> {
+        Recorded {
+            inner,
+            reads: Default::default(),
+            lists: Default::default(),
+        }
+    }
+
+    /// Whether any of `changed` was read, or lies anywhere under a folder
+    /// that was listed: if not, a tree that differs from this one only in
+    /// `changed` reads the same for whatever read this one.
+    pub fn saw_any(&self, changed: &[String]) -> bool {
+        let reads = self.reads.borrow();
+        let lists = self.lists.borrow();
+        changed.iter().any(|path| {
+            reads.contains(path)
+                || lists.iter().any(|dir| {
+                    path.strip_prefix(dir.trim_end_matches('/'))
+                        .is_some_and(|rest| rest.starts_with('/'))
+                })
+        })
+    }
+}
+
+impl Tree for Recorded<'_> {
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        self.reads.borrow_mut().push(rel.to_string());
+        self.inner.read(rel)
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        self.lists.borrow_mut().push(dir.to_string());
+        self.inner.list(dir)
+    }
+
+    fn label(&self) -> String {
+        self.inner.label()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // the test arranges a repository of its own
 mod tests {
     use super::*;
+
+    /// What `Recorded` says was not seen makes no difference to the
+    /// inventory: each file of each rendition it did not see is removed in
+    /// turn and the sites load the same; each file it saw is reported as seen.
+    #[test]
+    fn a_change_the_inventory_did_not_see_leaves_it_as_it_was() {
+        use memory::{MemTree, Rendition};
+        for which in [Rendition::A, Rendition::B, Rendition::Realistic] {
+            let tree = MemTree::rendition(which);
+            let recorded = Recorded::new(&tree);
+            let inventory = format!("{:?}", crate::sites::load(&recorded).unwrap());
+            let mut unseen = 0;
+            for path in tree.paths() {
+                let changed = [path.clone()];
+                if recorded.saw_any(&changed) {
+                    continue;
+                }
+                unseen += 1;
+                let mut without = tree.clone();
+                without.remove(&path);
+                let after = format!("{:?}", crate::sites::load(&without).unwrap());
+                assert_eq!(
+                    after, inventory,
+                    "{which:?}: removing {path} changed the sites"
+                );
+            }
+            assert!(unseen > 0, "{which:?}: every file was seen");
+            assert!(recorded.saw_any(&[crate::paths::MAKEFILE.to_string()]));
+            // A new cookbook is seen: its folder was listed.
+            assert!(recorded.saw_any(&["chef/cookbooks/new_one/metadata.rb".to_string()]));
+            assert!(!recorded.saw_any(&["notes.txt".to_string()]));
+        }
+    }
 
     /// Every GitTree of a runner shares one `cat-file`, and git reads the
     /// index once per `cat-file`: after a `git add`, ending the sessions

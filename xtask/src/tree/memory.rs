@@ -69,6 +69,11 @@ impl MemTree {
         }
     }
 
+    /// Every file's path, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
     pub fn text(&self, rel: &str) -> &str {
         std::str::from_utf8(&self.files[rel]).expect("UTF-8")
     }
