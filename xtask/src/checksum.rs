@@ -1,30 +1,30 @@
 //! MD5, SHA-1 and SHA-256 as Artifactory and glance use them: the
 //! `X-Checksum-Md5` / `X-Checksum-Sha1` / `X-Checksum-Sha256` upload headers,
-//! glance's `checksum`. The digests come from RustCrypto's `md-5`, `sha1` and
-//! `sha2`; this module is the thin face the rest of the xtask calls, in
-//! lowercase hex as `md5sum` prints it. Files are hashed as a stream, so an
-//! image of many gigabytes never sits in memory. None of it is for security,
-//! only to let both ends verify a transfer.
+//! glance's `checksum`. The digests come from three small crates without
+//! dependencies, `md5`, `sha1_smol` and `hmac-sha256` (built optimised even
+//! in the dev profile, see the workspace's Cargo.toml); this module is the
+//! thin face the rest of the xtask calls, in lowercase hex as `md5sum`
+//! prints it. Files are hashed as a stream, so an image of many gigabytes
+//! never sits in memory. None of it is for security, only to let both ends
+//! verify a transfer.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use md5::Md5;
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha1_smol::Sha1;
 
 /// How much of a file is read at a time.
 const CHUNK: usize = 1 << 20;
 
 /// Lowercase hex MD5 of `data`, as `md5sum` prints it.
 pub fn md5_hex(data: &[u8]) -> String {
-    hex(&Md5::digest(data))
+    hex(&md5::compute(data).0)
 }
 
 /// Lowercase hex SHA-1 of `data`, as `sha1sum` prints it.
 pub fn sha1_hex(data: &[u8]) -> String {
-    hex(&Sha1::digest(data))
+    hex(&Sha1::from(data).digest().bytes())
 }
 
 /// The three digests of one file, lowercase hex.
@@ -37,22 +37,23 @@ pub struct Sums {
 
 /// The MD5 of a file, read once in chunks.
 pub fn file_md5(path: &Path) -> io::Result<String> {
-    let mut md5 = Md5::new();
-    stream(path, |chunk| md5.update(chunk))?;
-    Ok(hex(&md5.finalize()))
+    let mut md5 = md5::Context::new();
+    stream(path, |chunk| md5.consume(chunk))?;
+    Ok(hex(&md5.finalize().0))
 }
 
 /// MD5, SHA-1 and SHA-256 of a file in one read.
 pub fn file_sums(path: &Path) -> io::Result<Sums> {
-    let (mut md5, mut sha1, mut sha256) = (Md5::new(), Sha1::new(), Sha256::new());
+    let (mut md5, mut sha1, mut sha256) =
+        (md5::Context::new(), Sha1::new(), hmac_sha256::Hash::new());
     stream(path, |chunk| {
-        md5.update(chunk);
+        md5.consume(chunk);
         sha1.update(chunk);
         sha256.update(chunk);
     })?;
     Ok(Sums {
-        md5: hex(&md5.finalize()),
-        sha1: hex(&sha1.finalize()),
+        md5: hex(&md5.finalize().0),
+        sha1: hex(&sha1.digest().bytes()),
         sha256: hex(&sha256.finalize()),
     })
 }
@@ -98,6 +99,10 @@ mod tests {
         );
         assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(
+            hex(&hmac_sha256::Hash::hash(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     /// Deterministic bytes (xorshift64*), so failures reproduce.
