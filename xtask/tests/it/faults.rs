@@ -10,7 +10,7 @@
 //! with 128+signal after completing the write. A bounded loop of SIGKILLs
 //! at random moments asserts the same.
 
-use crate::common::{self, skip_or_fail, Layout, Snapshot, Tree};
+use crate::common::{self, Layout, Snapshot, Tree};
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -24,20 +24,6 @@ const BUMP: [&str; 3] = ["bump-base-image", "3.0.2", "-y"];
 const RENAMES: &str = "?rename,?renameat,?renameat2";
 /// The same for removing files and folders.
 const UNLINKS: &str = "?unlink,?unlinkat,?rmdir";
-
-/// Whether strace is here and may trace (ptrace can be forbidden).
-fn strace_works() -> bool {
-    let works = Command::new("strace")
-        .args(["-o", "/dev/null", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !works {
-        skip_or_fail("strace is not installed or cannot trace here (apt-get install strace)");
-    }
-    works
-}
 
 fn xtask_args(tree: &Tree, args: &[&str]) -> Vec<String> {
     let mut all = vec![
@@ -59,6 +45,21 @@ fn straced(tree: &Tree, strace_args: &[&str], args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run strace")
+}
+
+/// A bump on `tree` under strace, sent `signal` (KILL, TERM...) as it makes
+/// the `n`th of `syscalls`.
+fn injected(tree: &Tree, syscalls: &str, signal: &str, n: usize) -> Output {
+    straced(
+        tree,
+        &[
+            "-o",
+            "/dev/null",
+            "-e",
+            &format!("inject={syscalls}:signal={signal}:when={n}"),
+        ],
+        &BUMP,
+    )
 }
 
 /// How many of `syscalls` a bump makes on a fresh tree (its own, not its children's).
@@ -134,7 +135,7 @@ const SIGNALS: [(&str, i32); 4] = [("INT", 2), ("TERM", 15), ("HUP", 1), ("KILL"
 
 #[test]
 fn a_signal_at_every_rename_leaves_the_tree_all_old_or_all_new() {
-    if !strace_works() {
+    if !common::strace_works() {
         return;
     }
     let renames = renames_of_a_bump();
@@ -148,16 +149,7 @@ fn a_signal_at_every_rename_leaves_the_tree_all_old_or_all_new() {
         for n in 1..=renames {
             let case = format!("SIG{name} at rename {n} of {renames}");
             let tree = Tree::with_git(Layout::A);
-            let out = straced(
-                &tree,
-                &[
-                    "-o",
-                    "/dev/null",
-                    "-e",
-                    &format!("inject={RENAMES}:signal={name}:when={n}"),
-                ],
-                &BUMP,
-            );
+            let out = injected(&tree, RENAMES, name, n);
             faults += 1;
             let stderr = String::from_utf8_lossy(&out.stderr);
             if number == 9 {
@@ -215,7 +207,7 @@ fn a_signal_at_every_rename_leaves_the_tree_all_old_or_all_new() {
 #[test]
 #[ignore = "slow (~10 s: 15 faults injected with strace); .ci/run runs it"]
 fn sigkill_at_every_removal_leaves_the_tree_whole_and_no_journal() {
-    if !strace_works() {
+    if !common::strace_works() {
         return;
     }
     let unlinks = calls_of_a_bump(UNLINKS);
@@ -225,16 +217,7 @@ fn sigkill_at_every_removal_leaves_the_tree_whole_and_no_journal() {
     for n in 1..=unlinks {
         let case = format!("SIGKILL at removal {n} of {unlinks}");
         let tree = Tree::with_git(Layout::A);
-        let out = straced(
-            &tree,
-            &[
-                "-o",
-                "/dev/null",
-                "-e",
-                &format!("inject={UNLINKS}:signal=KILL:when={n}"),
-            ],
-            &BUMP,
-        );
+        let out = injected(&tree, UNLINKS, "KILL", n);
         // strace counts each syscall on its own: past the last `unlinkat`
         // of the journal, the Nth of no syscall comes and the bump ends.
         if out.status.signal() == Some(9) {
@@ -386,22 +369,13 @@ fn a_second_writer_is_refused_at_once_naming_the_first() {
 
 #[test]
 fn a_journal_left_by_a_killed_write_is_rolled_back_but_not_under_a_running_writer() {
-    if !strace_works() {
+    if !common::strace_works() {
         return;
     }
     let tree = Tree::with_git(Layout::A);
     let old = tree.snapshot();
     // Killed at its fourth rename: the journal and some files are in place.
-    let out = straced(
-        &tree,
-        &[
-            "-o",
-            "/dev/null",
-            "-e",
-            &format!("inject={RENAMES}:signal=KILL:when=4"),
-        ],
-        &BUMP,
-    );
+    let out = injected(&tree, RENAMES, "KILL", 4);
     assert_eq!(out.status.signal(), Some(9));
     assert_ne!(
         tree.snapshot(),

@@ -51,17 +51,6 @@ fn wait_or_kill(mut child: Child, limit: Duration, what: &str) -> std::process::
     }
 }
 
-/// Whether strace can trace a child here (it needs ptrace).
-fn strace_works() -> bool {
-    Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=execve", "-o", "/dev/null", "true"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// One process start strace saw: the pid, the program and the whole line
 /// (its arguments and, with `-v`, its full environment).
 struct Exec {
@@ -135,8 +124,7 @@ fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 #[test]
 #[ignore = "slow (~20 s: a whole release under strace -f); .ci/run runs it"]
 fn secrets_reach_only_the_var_file_and_curls_standard_input() {
-    if !strace_works() {
-        skip_or_fail("strace cannot trace here (is it installed, is ptrace allowed?)");
+    if !common::strace_works() {
         return;
     }
     let (tree, _) = tree_with_snapshot(Layout::A, None);

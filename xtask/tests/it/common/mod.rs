@@ -97,6 +97,22 @@ pub enum Layout {
     Realistic,
 }
 
+/// Whether strace is here and may trace processes and their children
+/// (ptrace can be forbidden); if not, says so (a failure under CI).
+pub fn strace_works() -> bool {
+    let works = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !works {
+        skip_or_fail("strace is not installed or cannot trace here (apt-get install strace; is ptrace allowed?)");
+    }
+    works
+}
+
 /// A monorepo tree in a temp folder.
 pub struct Tree {
     pub dir: TempDir,
