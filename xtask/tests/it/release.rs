@@ -38,6 +38,23 @@ fn fakes() -> Fakes {
     fakes_with(&[DEB_PATH]).0
 }
 
+/// `release 3.0.2 --publish --yes` on a new tree, stopped (exit 1) by a
+/// failure of `fail` (a fake's `tool:action`, e.g. `knife:upload`); the
+/// fakes are handed back with the failure cleared, ready for `--resume`.
+fn stopped_release(fail: &str) -> (Tree, Fakes, common::http::Server) {
+    let (tree, _) = tree_with_snapshot(Layout::A, None);
+    let (mut fakes, server) = fakes_with(&[]);
+    fakes
+        .set("ARTIFACTORY_USER", "alice")
+        .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra")
+        .set("XTASK_FAKE_FAIL", fail);
+    fakes
+        .run(&tree, &["release", "3.0.2", "--publish", "--yes"])
+        .assert_code(1);
+    fakes.set("XTASK_FAKE_FAIL", "");
+    (tree, fakes, server)
+}
+
 fn state(tree: &Tree) -> Value {
     serde_json::from_str(&tree.read(STATE)).unwrap()
 }
@@ -450,16 +467,7 @@ fn the_resume_fingerprint_covers_every_package_input() {
         ),
         ("openstack-tenant/packages/build.sh", "# changed\n"),
     ] {
-        let (tree, _) = tree_with_snapshot(Layout::A, None);
-        let (mut fakes, _server) = fakes_with(&[]);
-        fakes
-            .set("ARTIFACTORY_USER", "alice")
-            .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra")
-            .set("XTASK_FAKE_FAIL", "vault:kv:get");
-        fakes
-            .run(&tree, &["release", "3.0.2", "--publish", "--yes"])
-            .assert_code(1);
-        fakes.set("XTASK_FAKE_FAIL", "");
+        let (tree, fakes, _server) = stopped_release("vault:kv:get");
         let text = tree.read(file);
         tree.write(file, &format!("{text}{edit}"));
         tree.git(&["commit", "-q", "-m", "a package input changes", "--", file]);
@@ -486,16 +494,7 @@ fn the_resume_fingerprint_covers_every_package_input() {
 
     // Once the package was published, a changed postinst needs a new
     // version, named with the file.
-    let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let (mut fakes, _server) = fakes_with(&[]);
-    fakes
-        .set("ARTIFACTORY_USER", "alice")
-        .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra")
-        .set("XTASK_FAKE_FAIL", "knife:upload");
-    fakes
-        .run(&tree, &["release", "3.0.2", "--publish", "--yes"])
-        .assert_code(1);
-    fakes.set("XTASK_FAKE_FAIL", "");
+    let (tree, fakes, _server) = stopped_release("knife:upload");
     let postinst = "openstack-tenant/packages/mobiledgex/postinst";
     let text = tree.read(postinst);
     tree.write(postinst, &format!("{text}# changed\n"));
@@ -509,16 +508,7 @@ fn the_resume_fingerprint_covers_every_package_input() {
 
 #[test]
 fn after_the_package_is_published_changed_pins_need_a_new_version() {
-    let (tree, _) = tree_with_snapshot(Layout::A, None);
-    let (mut fakes, _server) = fakes_with(&[]);
-    fakes
-        .set("ARTIFACTORY_USER", "alice")
-        .set("ARTIFACTORY_PASSWORD", "release-pa55-zebra")
-        .set("XTASK_FAKE_FAIL", "knife:upload");
-    fakes
-        .run(&tree, &["release", "3.0.2", "--publish", "--yes"])
-        .assert_code(1);
-    fakes.set("XTASK_FAKE_FAIL", "");
+    let (tree, fakes, _server) = stopped_release("knife:upload");
     let deps = "openstack-tenant/packages/mobiledgex/dependencies";
     let text = tree.read(deps);
     tree.write(deps, &format!("# re-pinned\n{text}"));
