@@ -39,8 +39,7 @@ impl flags::Check {
             return staged(ctx, runner);
         }
         let work_tree = ctx.work_tree();
-        let recorded = Recorded::new(&work_tree);
-        let inventory = sites::load(&recorded)?;
+        let inventory = sites::load(&work_tree)?;
         let Some(rev) = &self.since else {
             return Ok(rules::evaluate(&inventory, None));
         };
@@ -50,8 +49,9 @@ impl flags::Check {
         }
         let changed = git::changes_since(runner, &ctx.root, rev)?;
         let before = GitTree::new(runner, &ctx.root, Some(rev));
-        let same_sites = !recorded.saw_any(&changed);
-        judge_change(ctx, &inventory, same_sites, &before, &work_tree, changed)
+        // Not the index's shortcut (see `staged`): the working tree follows
+        // links and lists ignored files, which `changed` does not name.
+        judge_change(ctx, &inventory, false, &before, &work_tree, changed)
     }
 }
 
@@ -97,7 +97,9 @@ pub fn staged(ctx: &Context, runner: &Runner) -> Result<Vec<Finding>> {
 /// of the change `changed`; findings that stood before in files the change
 /// does not touch are spared. `same_sites`: the change touched no file the
 /// inventory was read from (most commits), so `before` has the same
-/// inventory, and its findings need no second reading.
+/// inventory, and its findings need no second reading. Only the index can
+/// tell: its reads are git's blobs (a link is its text), and `git diff
+/// --cached` names every path where it differs from HEAD.
 fn judge_change(
     ctx: &Context,
     inventory: &Inventory,

@@ -616,6 +616,24 @@ fn since_judges_the_working_tree_against_a_revision(layout: Layout) {
     tree.xtask(&["check", "--staged"]).assert_code(0);
 }
 
+/// A version site that is a link: the change is in the file it names, and
+/// the disagreement it brings is new, not one that stood at the revision
+/// (found in review: a shortcut took the link's unchanged path for an
+/// unchanged site).
+#[test]
+fn since_a_change_behind_a_link_is_new() {
+    let tree = Tree::with_git(Layout::A);
+    fs::rename(tree.path(PROPS_GO), tree.path("vmlayer/props_real.go")).unwrap();
+    std::os::unix::fs::symlink("props_real.go", tree.path(PROPS_GO)).unwrap();
+    tree.git(&["add", "-A"]);
+    tree.git(&["commit", "-q", "-m", "props.go is a link"]);
+    tree.xtask(&["check", "--since", "HEAD"]).assert_code(0);
+    tree.edit("vmlayer/props_real.go", "\"3.0.1\"", "\"3.0.9\"");
+    let run = tree.xtask(&["check", "--since", "HEAD"]);
+    run.assert_code(1);
+    finding(&run, "error[package-version]: base image version disagrees");
+}
+
 fn monorepo_inside_a_larger_repository(layout: Layout) {
     // The monorepo root need not be the repository's top: every git read is
     // relative to the root (the index, HEAD's trees, the changed paths).
