@@ -231,6 +231,16 @@ impl Problems {
 /// sites are bad input (exit 2), all named in one error.
 pub fn load(tree: &dyn Tree) -> Result<Inventory> {
     let mut problems = Problems::default();
+    let fixed = [
+        paths::MAKEFILE,
+        paths::PROPS_GO,
+        paths::PACKAGE_VERSION_GO,
+        paths::PACKER_BUILD_SH,
+        paths::DEPENDENCIES,
+        paths::RECIPE,
+        paths::ATTRIBUTES,
+    ];
+    tree.prefetch(&fixed.map(str::to_string))?;
 
     let package_version = problems
         .required_text(tree, paths::MAKEFILE)?
@@ -437,7 +447,14 @@ fn load_dependencies(tree: &dyn Tree, problems: &mut Problems) -> Result<Depende
 
 fn load_cookbooks(tree: &dyn Tree, problems: &mut Problems) -> Result<Vec<Cookbook>> {
     let mut cookbooks = Vec::new();
-    for name in tree.list(paths::COOKBOOKS_DIR)? {
+    let names = tree.list(paths::COOKBOOKS_DIR)?;
+    tree.prefetch(
+        &names
+            .iter()
+            .map(|name| paths::metadata(name))
+            .collect::<Vec<_>>(),
+    )?;
+    for name in names {
         let metadata_path = paths::metadata(&name);
         let Some(text) = read_text(tree, &metadata_path)? else {
             continue; // not a cookbook (a README, a stray folder)
@@ -464,7 +481,15 @@ fn load_cookbooks(tree: &dyn Tree, problems: &mut Problems) -> Result<Vec<Cookbo
 
 fn load_policies(tree: &dyn Tree, problems: &mut Problems) -> Result<Vec<Policy>> {
     let mut policies = Vec::new();
-    for file in tree.list(paths::POLICYFILES_DIR)? {
+    let files = tree.list(paths::POLICYFILES_DIR)?;
+    let policy_paths: Vec<String> = files
+        .iter()
+        .filter(|file| file.ends_with(".rb"))
+        .map(|file| format!("{}/{file}", paths::POLICYFILES_DIR))
+        .flat_map(|path| [paths::lock_for(&path), path])
+        .collect();
+    tree.prefetch(&policy_paths)?;
+    for file in files {
         let Some(name) = file.strip_suffix(".rb") else {
             continue;
         };

@@ -22,6 +22,12 @@ pub trait Tree {
     fn list(&self, dir: &str) -> Result<Vec<String>>;
     /// What is read, for messages: "the working tree", "the index", "HEAD".
     fn label(&self) -> String;
+    /// A hint that `paths` are about to be read: a tree that answers
+    /// through another process asks for them all at once. Reads answer the
+    /// same with or without it.
+    fn prefetch(&self, _paths: &[String]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A file's text; non-UTF-8 content is bad input, named by file and byte.
@@ -280,13 +286,52 @@ impl<'a> GitTree<'a> {
 /// One request to `git cat-file --batch`: the object `name`, or `None` when
 /// git has none by that name.
 fn ask_object(session: &mut Session, name: &str) -> Result<Option<Object>> {
-    let lost = || anyhow!("`git cat-file --batch` stopped answering (reading {name})");
     // git ends at once where there is nothing to read (not a repository):
     // then, as for `git cat-file blob`, there is no such file.
+    if session.send(format!("{name}\n").as_bytes()).is_err() {
+        return Ok(None);
+    }
+    read_answer(session, name)
+}
+
+/// Requests for every one of `names` sent at once, then the answers read in
+/// order: one round trip to git instead of one per object. The requests
+/// are sent in batches small enough to sit in the pipe whole, so git never
+/// waits for its answers to be read while the xtask still writes.
+fn ask_objects(session: &mut Session, names: &[String]) -> Result<Vec<Option<Object>>> {
+    const BATCH_BYTES: usize = 16 * 1024;
+    let mut answers = Vec::with_capacity(names.len());
+    let mut rest = names;
+    while !rest.is_empty() {
+        let mut request = String::new();
+        let mut count = 0;
+        for name in rest {
+            if count > 0 && request.len() + name.len() + 1 > BATCH_BYTES {
+                break;
+            }
+            request.push_str(name);
+            request.push('\n');
+            count += 1;
+        }
+        let (batch, later) = rest.split_at(count);
+        if session.send(request.as_bytes()).is_err() {
+            answers.extend(batch.iter().map(|_| None));
+        } else {
+            for name in batch {
+                answers.push(read_answer(session, name)?);
+            }
+        }
+        rest = later;
+    }
+    Ok(answers)
+}
+
+/// The answer to the request for `name`, already sent.
+fn read_answer(session: &mut Session, name: &str) -> Result<Option<Object>> {
+    let lost = || anyhow!("`git cat-file --batch` stopped answering (reading {name})");
     let mut header = Vec::new();
-    let asked = session.send(format!("{name}\n").as_bytes()).is_ok()
-        && session.output().read_until(b'\n', &mut header).is_ok();
-    if !asked || header.pop() != Some(b'\n') {
+    let answered = session.output().read_until(b'\n', &mut header).is_ok();
+    if !answered || header.pop() != Some(b'\n') {
         return Ok(None);
     }
     let header = String::from_utf8_lossy(&header);
@@ -330,6 +375,32 @@ fn tree_names(object: &Object) -> Vec<String> {
 }
 
 impl Tree for GitTree<'_> {
+    fn prefetch(&self, paths: &[String]) -> Result<()> {
+        let wanted: Vec<&String> = {
+            let known = self.files.borrow();
+            // A request is one line (see `object`).
+            paths
+                .iter()
+                .filter(|path| !known.contains_key(*path) && !path.contains('\n'))
+                .collect()
+        };
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = wanted.iter().map(|path| self.object_name(path)).collect();
+        let objects = self
+            .runner
+            .with_session(&self.cat_file(), |session| ask_objects(session, &names))??;
+        let mut files = self.files.borrow_mut();
+        for (path, object) in wanted.into_iter().zip(objects) {
+            let content = object
+                .filter(|object| object.kind == "blob")
+                .map(|object| object.content);
+            files.insert(path.clone(), content);
+        }
+        Ok(())
+    }
+
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
         if let Some(known) = self.files.borrow().get(rel) {
             return Ok(known.clone());
@@ -410,6 +481,15 @@ impl Tree for Unchanged<'_> {
     fn label(&self) -> String {
         self.then.label()
     }
+
+    fn prefetch(&self, paths: &[String]) -> Result<()> {
+        let (changed, same): (Vec<String>, Vec<String>) = paths
+            .iter()
+            .cloned()
+            .partition(|path| self.changed.contains(path));
+        self.then.prefetch(&changed)?;
+        self.now.prefetch(&same)
+    }
 }
 
 /// A tree that notes what is read of it: the files and the folders listed.
@@ -457,6 +537,11 @@ impl Tree for Recorded<'_> {
 
     fn label(&self) -> String {
         self.inner.label()
+    }
+
+    // Not a read: only what is read decides what was seen.
+    fn prefetch(&self, paths: &[String]) -> Result<()> {
+        self.inner.prefetch(paths)
     }
 }
 
@@ -520,6 +605,59 @@ mod tests {
         // (git 2.47 still answers `one` here: the reader keeps the index it read.)
         runner.end_sessions();
         assert_eq!(read().as_deref(), Some(&b"two"[..]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Prefetched reads answer as single reads do: files, missing files and
+    /// folders, over several batches, in a revision and in the index.
+    #[test]
+    fn prefetched_reads_answer_as_single_reads() {
+        let dir = std::env::temp_dir().join(format!("xtask-prefetch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let runner = Runner::for_root(&dir).unwrap();
+        let outcome = runner
+            .capture(
+                &Step::new("", "sh")
+                    .args([
+                        "-c",
+                        "git init -q && mkdir sub && printf one > f && printf '' > empty \
+                         && printf 'two\\nlines' > sub/g && git add . \
+                         && git -c user.name=t -c user.email=t@t commit -qm c && printf three > f && git add f",
+                    ])
+                    .dir(&dir),
+            )
+            .unwrap();
+        assert!(outcome.ok, "{}", outcome.output);
+        // Enough names for several batches of requests.
+        let mut paths: Vec<String> = (0..3000).map(|i| format!("missing/file-{i:05}")).collect();
+        paths.splice(
+            1500..1500,
+            ["f", "empty", "sub/g", "sub", "nope"].map(String::from),
+        );
+        for rev in [None, Some("HEAD")] {
+            let single = GitTree::new(&runner, &dir, rev);
+            let fetched = GitTree::new(&runner, &dir, rev);
+            fetched.prefetch(&paths).unwrap();
+            for path in &paths {
+                assert_eq!(
+                    fetched.read(path).unwrap(),
+                    single.read(path).unwrap(),
+                    "{rev:?} {path}"
+                );
+            }
+            let f = if rev.is_none() {
+                &b"three"[..]
+            } else {
+                &b"one"[..]
+            };
+            assert_eq!(fetched.read("f").unwrap().as_deref(), Some(f));
+            assert_eq!(
+                fetched.read("sub/g").unwrap().as_deref(),
+                Some(&b"two\nlines"[..])
+            );
+            assert_eq!(fetched.read("empty").unwrap().as_deref(), Some(&b""[..]));
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
