@@ -583,25 +583,33 @@ mod tests {
         }
     }
 
+    /// Runs `script` with sh in `dir`; it must succeed.
+    fn sh(runner: &Runner, dir: &Path, script: &str) {
+        let outcome = runner
+            .capture(&Step::new("", "sh").args(["-c", script]).dir(dir))
+            .unwrap();
+        assert!(outcome.ok, "{script}: {}", outcome.output);
+    }
+
+    /// A new temporary folder and a runner for it, where `script` has run.
+    fn repository(label: &str, script: &str) -> (PathBuf, Runner) {
+        let dir = std::env::temp_dir().join(format!("xtask-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let runner = Runner::for_root(&dir).unwrap();
+        sh(&runner, &dir, script);
+        (dir, runner)
+    }
+
     /// Every GitTree of a runner shares one `cat-file`, and git reads the
     /// index once per `cat-file`: after a `git add`, ending the sessions
     /// makes the next read see the new index.
     #[test]
     fn after_end_sessions_the_index_is_read_again() {
-        let dir = std::env::temp_dir().join(format!("xtask-gittree-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let runner = Runner::for_root(&dir).unwrap();
-        let sh = |script: &str| {
-            let outcome = runner
-                .capture(&Step::new("", "sh").args(["-c", script]).dir(&dir))
-                .unwrap();
-            assert!(outcome.ok, "{script}: {}", outcome.output);
-        };
-        sh("git init -q && printf one > f && git add f");
+        let (dir, runner) = repository("gittree", "git init -q && printf one > f && git add f");
         let read = || GitTree::new(&runner, &dir, None).read("f").unwrap();
         assert_eq!(read().as_deref(), Some(&b"one"[..]));
-        sh("printf two > f && git add f");
+        sh(&runner, &dir, "printf two > f && git add f");
         // (git 2.47 still answers `one` here: the reader keeps the index it read.)
         runner.end_sessions();
         assert_eq!(read().as_deref(), Some(&b"two"[..]));
@@ -612,23 +620,12 @@ mod tests {
     /// folders, over several batches, in a revision and in the index.
     #[test]
     fn prefetched_reads_answer_as_single_reads() {
-        let dir = std::env::temp_dir().join(format!("xtask-prefetch-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let runner = Runner::for_root(&dir).unwrap();
-        let outcome = runner
-            .capture(
-                &Step::new("", "sh")
-                    .args([
-                        "-c",
-                        "git init -q && mkdir sub && printf one > f && printf '' > empty \
-                         && printf 'two\\nlines' > sub/g && git add . \
-                         && git -c user.name=t -c user.email=t@t commit -qm c && printf three > f && git add f",
-                    ])
-                    .dir(&dir),
-            )
-            .unwrap();
-        assert!(outcome.ok, "{}", outcome.output);
+        let (dir, runner) = repository(
+            "prefetch",
+            "git init -q && mkdir sub && printf one > f && printf '' > empty \
+             && printf 'two\\nlines' > sub/g && git add . \
+             && git -c user.name=t -c user.email=t@t commit -qm c && printf three > f && git add f",
+        );
         // Enough names for several batches of requests.
         let mut paths: Vec<String> = (0..3000).map(|i| format!("missing/file-{i:05}")).collect();
         paths.splice(
