@@ -6,7 +6,7 @@
 use crate::common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::{
     assert_patch_matches, assert_text_matches, assert_unchanged, changes, check_findings, fixtures,
@@ -22,12 +22,7 @@ fn packer_log() -> std::path::PathBuf {
 
 /// Runs the xtask on `tree` with `input` on its (non-terminal) standard input.
 fn xtask_with_stdin(tree: &Tree, args: &[&str], input: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("-C")
-        .arg(tree.root())
-        .args(["--color", "never"])
-        .args(args)
-        .env_remove("NO_COLOR")
+    let mut child = common::xtask_command(tree.root(), args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -347,12 +347,7 @@ fn secrets_reach_only_the_var_file_and_curls_standard_input() {
 fn with_closed_stdout(tree: &Tree, args: &[&str]) -> (ExitStatus, String) {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("-C")
-        .arg(tree.root())
-        .args(["--color", "never"])
-        .args(args)
-        .stdin(Stdio::null())
+    let child = common::xtask_command(tree.root(), args)
         .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
@@ -420,12 +415,8 @@ exec '{}' \"$@\"\n",
     );
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("-C")
-        .arg(tree.root())
-        .args(["--color", "never", "build-package", "--yes"])
+    let child = common::xtask_command(tree.root(), &["build-package", "--yes"])
         .env("PATH", path)
-        .stdin(Stdio::null())
         .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
@@ -502,12 +493,7 @@ fn mkfifo(path: &Path) -> bool {
 
 /// The xtask on `tree`, killed (and failed) if it hangs.
 fn xtask_no_hang(tree: &Tree, args: &[&str]) -> Run {
-    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("-C")
-        .arg(tree.root())
-        .args(["--color", "never"])
-        .args(args)
-        .stdin(Stdio::null())
+    let child = common::xtask_command(tree.root(), args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

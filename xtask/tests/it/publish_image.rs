@@ -308,19 +308,11 @@ fn a_run_killed_mid_upload_resumes_without_downloading_again() {
     // The server takes the upload's request and then stalls; the xtask (and
     // curl with it: their process group) is killed while it waits.
     art.server.set_stalling(true);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.arg("-C")
-        .arg(tree.root())
-        .args([
-            "--color",
-            "never",
-            "publish-image",
-            "--artifactory",
-            &base,
-            "--yes",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let mut cmd = common::xtask_command(
+        tree.root(),
+        &["publish-image", "--artifactory", &base, "--yes"],
+    );
+    cmd.stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);
     for (key, value) in fakes.env() {

@@ -531,13 +531,8 @@ fn ctrl_c_stops_the_build_and_the_interrupted_step_counts_as_not_done() {
     let (tree, _) = tree_with_snapshot(Layout::A, None);
     let mut fakes = fakes();
     fakes.set("XTASK_FAKE_PACKER_BUILD_SECONDS", "60");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.arg("-C")
-        .arg(tree.root())
-        .args(["--color", "never", "release", "3.0.2", "--yes"]);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = common::xtask_command(tree.root(), &["release", "3.0.2", "--yes"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     for (key, value) in fakes_env(&fakes) {
         cmd.env(key, value);
     }

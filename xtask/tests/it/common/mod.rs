@@ -373,14 +373,22 @@ impl From<Output> for Run {
     }
 }
 
-pub fn xtask_in(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+/// The built xtask on `root` (`-C root --color never <args>`), its standard
+/// input empty and NO_COLOR not inherited; for a test that runs it its own
+/// way (a pipe, a signal, a time limit).
+pub fn xtask_command(root: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
     cmd.arg("-C")
         .arg(root)
-        .arg("--color")
-        .arg("never")
-        .args(args);
-    cmd.stdin(Stdio::null()).env_remove("NO_COLOR");
+        .args(["--color", "never"])
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("NO_COLOR");
+    cmd
+}
+
+pub fn xtask_in(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = xtask_command(root, args);
     for (k, v) in env {
         cmd.env(k, v);
     }
