@@ -2,7 +2,7 @@
 //! where each lives, which editor finds it, and how many matches are expected.
 //! `load` reads only the files that hold sites, so its cost does not grow with the tree.
 //!
-//! One file on purpose (~565 lines without tests): a site's id, the name that
+//! One file on purpose (~600 lines without tests): a site's id, the name that
 //! finds it, its field in `Inventory` and its lines in `load` change together
 //! whenever a site is added, and `load` reads best as one walk over the
 //! monorepo's files. The paths every module shares live in `paths.rs`.
