@@ -73,12 +73,77 @@ impl Precedence {
 
 const KEYS: &str = r#"(?P<keys>(?:\[[ \t]*(?:'[^']*'|"[^"]*"|:[0-9A-Za-z_]+)[ \t]*\])+)"#;
 
+/// The keys of `['a']["b"][:c]`, in order. Hand-written, like
+/// [`quoted_words`], rather than the pattern
+/// `\[[ \t]*(?:'([^']*)'|"([^"]*)"|:([0-9A-Za-z_]+))[ \t]*\]` (a unit test
+/// holds it to the pattern): it runs on every attribute line.
 fn key_path(keys: &str) -> Vec<String> {
-    regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+))[ \t]*\]"#)
-        .captures_iter(keys)
-        .filter_map(|k| k.name("a").or(k.name("b")).or(k.name("c")))
-        .map(|k| k.as_str().to_string())
-        .collect()
+    let mut path = Vec::new();
+    let mut at = 0;
+    while at < keys.len() {
+        if keys.as_bytes()[at] == b'[' {
+            if let Some((key, end)) = bracketed_key(keys, at + 1) {
+                path.push(key.to_string());
+                at = end;
+                continue;
+            }
+        }
+        at += 1;
+    }
+    path
+}
+
+/// What follows a `[` at `from`: blanks, a quoted string or a symbol,
+/// blanks, `]`; the key and where the text goes on after the `]`.
+fn bracketed_key(text: &str, from: usize) -> Option<(&str, usize)> {
+    let blanks = |at: usize| {
+        at + text.as_bytes()[at..]
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count()
+    };
+    let (key, after) = word_at(text, blanks(from))?;
+    let end = blanks(after);
+    (text.as_bytes().get(end) == Some(&b']')).then_some((key, end + 1))
+}
+
+/// The quoted string (`'a'`, `"b"`) or symbol (`:c`) that starts at `at`,
+/// and where the text goes on after it.
+fn word_at(text: &str, at: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    match *bytes.get(at)? {
+        quote @ (b'\'' | b'"') => {
+            let len = bytes[at + 1..].iter().position(|&b| b == quote)?;
+            Some((&text[at + 1..at + 1 + len], at + len + 2))
+        }
+        b':' => {
+            let len = bytes[at + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .count();
+            (len > 0).then(|| (&text[at + 1..at + 1 + len], at + 1 + len))
+        }
+        _ => None,
+    }
+}
+
+/// The quoted strings and symbols of `text`, in order (how a run list's
+/// items are written). Hand-written rather than the pattern
+/// `'([^']*)'|"([^"]*)"|:([0-9A-Za-z_]+)` (a unit test holds it to the
+/// pattern): it runs on every run list.
+fn quoted_words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
+        match word_at(text, at) {
+            Some((word, after)) => {
+                words.push(word);
+                at = after;
+            }
+            None => at += 1,
+        }
+    }
+    words
 }
 
 /// Every `<level>[...] = <literal>` line of one level.
@@ -179,7 +244,6 @@ pub struct RunList {
 pub fn run_lists(text: &str) -> Vec<RunList> {
     let start =
         regex(r#"^[ \t]*(?P<kind>run_list|named_run_list)\b(?P<rest>.*)$"#).requiring("run_list");
-    let string = regex(r#"'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+)"#);
     let mut found = Vec::new();
     let mut current: Option<(bool, usize, String)> = None;
     for (number, _, line) in lines(text) {
@@ -200,12 +264,7 @@ pub fn run_lists(text: &str) -> Vec<RunList> {
         if open || statement.trim_end().ends_with(',') {
             continue;
         }
-        let mut words = string.captures_iter(statement).filter_map(|caps| {
-            caps.name("a")
-                .or(caps.name("b"))
-                .or(caps.name("c"))
-                .map(|m| m.as_str().to_string())
-        });
+        let mut words = quoted_words(statement).into_iter().map(str::to_string);
         let name = if *named { words.next() } else { None };
         found.push(RunList {
             name,
@@ -306,6 +365,42 @@ pub fn local(text: &str, name: &str) -> Vec<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every text made of up to five pieces from a set of awkward ones.
+    fn awkward_texts(pieces: &[&str]) -> Vec<String> {
+        let mut texts = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|text| pieces.iter().map(move |piece| format!("{text}{piece}")))
+                .collect();
+            texts.extend(longer);
+            texts.sort();
+            texts.dedup();
+        }
+        texts
+    }
+
+    /// The hand-written scanners against the patterns they replace.
+    #[test]
+    fn keys_and_words_are_found_as_the_patterns_found_them() {
+        let key =
+            regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+))[ \t]*\]"#);
+        let word = regex(r#"'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+)"#);
+        let texts = awkward_texts(&["[", "]", "'", "\"", ":", "a_1", " ", "\t", "é", "x]"]);
+        assert!(texts.len() > 50_000, "{} texts", texts.len());
+        let found = |pattern: &crate::formats::Pattern, text: &str| -> Vec<String> {
+            pattern
+                .captures_iter(text)
+                .filter_map(|k| k.name("a").or(k.name("b")).or(k.name("c")))
+                .map(|k| k.as_str().to_string())
+                .collect()
+        };
+        for text in &texts {
+            assert_eq!(key_path(text), found(&key, text), "keys of {text:?}");
+            assert_eq!(quoted_words(text), found(&word, text), "words of {text:?}");
+        }
+    }
 
     const METADATA: &str = "name 'upgrade_mobiledgex_package'\nmaintainer 'MobiledgeX'\nversion '1.0.14'\nchef_version '>= 14.0'\n";
 
