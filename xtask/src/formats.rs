@@ -70,6 +70,23 @@ pub fn splice(text: &str, span: &Range<usize>, new: &str) -> String {
     out
 }
 
+/// Every text made of up to `rounds` pieces from `pieces`, for the unit
+/// tests that hold a hand-written scanner to the pattern it replaced.
+#[cfg(test)]
+pub fn awkward_texts(pieces: &[&str], rounds: usize) -> Vec<String> {
+    let mut texts = vec![String::new()];
+    for _ in 0..rounds {
+        let longer: Vec<String> = texts
+            .iter()
+            .flat_map(|text| pieces.iter().map(move |piece| format!("{text}{piece}")))
+            .collect();
+        texts.extend(longer);
+        texts.sort();
+        texts.dedup();
+    }
+    texts
+}
+
 /// Whether two versions of a script or recipe differ only in `#` comment
 /// lines and blank lines (a licence header, a note): what runs is the same.
 /// A `#!` line is code. Trailing comments after code count as code, to be safe.

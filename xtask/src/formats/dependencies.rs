@@ -188,16 +188,7 @@ mod tests {
         let pieces = [
             "a", "kubeadm", " ", "\t", "=", ">", "<", ">=", "<<", ">>", "==", "1.0", "\r", "#", "",
         ];
-        let mut lines = vec![String::new()];
-        for _ in 0..4 {
-            let longer: Vec<String> = lines
-                .iter()
-                .flat_map(|line| pieces.iter().map(move |piece| format!("{line}{piece}")))
-                .collect();
-            lines.extend(longer);
-            lines.sort();
-            lines.dedup();
-        }
+        let lines = crate::formats::awkward_texts(&pieces, 4);
         assert!(lines.len() > 10_000, "{} lines", lines.len());
         for line in &lines {
             let expected = pattern.captures(line).map(|caps| PinLine {

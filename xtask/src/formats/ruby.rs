@@ -366,28 +366,16 @@ pub fn local(text: &str, name: &str) -> Vec<Found> {
 mod tests {
     use super::*;
 
-    /// Every text made of up to five pieces from a set of awkward ones.
-    fn awkward_texts(pieces: &[&str]) -> Vec<String> {
-        let mut texts = vec![String::new()];
-        for _ in 0..5 {
-            let longer: Vec<String> = texts
-                .iter()
-                .flat_map(|text| pieces.iter().map(move |piece| format!("{text}{piece}")))
-                .collect();
-            texts.extend(longer);
-            texts.sort();
-            texts.dedup();
-        }
-        texts
-    }
-
     /// The hand-written scanners against the patterns they replace.
     #[test]
     fn keys_and_words_are_found_as_the_patterns_found_them() {
         let key =
             regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+))[ \t]*\]"#);
         let word = regex(r#"'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+)"#);
-        let texts = awkward_texts(&["[", "]", "'", "\"", ":", "a_1", " ", "\t", "é", "x]"]);
+        let texts = crate::formats::awkward_texts(
+            &["[", "]", "'", "\"", ":", "a_1", " ", "\t", "é", "x]"],
+            5,
+        );
         assert!(texts.len() > 50_000, "{} texts", texts.len());
         let found = |pattern: &crate::formats::Pattern, text: &str| -> Vec<String> {
             pattern
