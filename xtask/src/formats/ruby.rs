@@ -1,6 +1,8 @@
 //! Chef's Ruby files: cookbook `metadata.rb`, recipes, attributes and policyfiles.
 //! Only literal values are sites; anything computed is left alone.
 
+use std::ops::Range;
+
 use super::{lines, regex, scan, Found};
 
 /// `version '1.0.14'` in metadata.rb (never `chef_version '>= 14.0'`).
@@ -71,39 +73,77 @@ impl Precedence {
     }
 }
 
-const KEYS: &str = r#"(?P<keys>(?:\[[ \t]*(?:'[^']*'|"[^"]*"|:[0-9A-Za-z_]+)[ \t]*\])+)"#;
-
-/// The keys of `['a']["b"][:c]`, in order. Hand-written, like
-/// [`quoted_words`], rather than the pattern
-/// `\[[ \t]*(?:'([^']*)'|"([^"]*)"|:([0-9A-Za-z_]+))[ \t]*\]` (a unit test
-/// holds it to the pattern): it runs on every attribute line.
-fn key_path(keys: &str) -> Vec<String> {
-    let mut path = Vec::new();
-    let mut at = 0;
-    while at < keys.len() {
-        if keys.as_bytes()[at] == b'[' {
-            if let Some((key, end)) = bracketed_key(keys, at + 1) {
-                path.push(key.to_string());
-                at = end;
-                continue;
-            }
-        }
-        at += 1;
+/// `<level>['a'][:b]… =` at the start of `line` (after blanks, no blank
+/// before the first `[`): the keys, and where the line goes on after the
+/// `=`. Hand-written, like the scanners below, rather than a pattern (a
+/// unit test holds `attributes` and `assigned_paths` to the patterns they
+/// used): it runs on every line of every policyfile.
+fn keyed_assignment(line: &str, level: Precedence) -> Option<(Vec<&str>, usize)> {
+    let start = blanks_from(line, 0);
+    let mut at = start + level.keyword().len();
+    if !line[start..].starts_with(level.keyword()) {
+        return None;
     }
-    path
+    let mut keys = Vec::new();
+    while line.as_bytes().get(at) == Some(&b'[') {
+        let Some((key, end)) = bracketed_key(line, at + 1) else {
+            break;
+        };
+        keys.push(key);
+        at = end;
+    }
+    let equals = blanks_from(line, at);
+    (!keys.is_empty() && line.as_bytes().get(equals) == Some(&b'=')).then_some((keys, equals + 1))
+}
+
+/// Where the run of spaces and tabs that starts at `at` ends.
+fn blanks_from(text: &str, at: usize) -> usize {
+    at + text.as_bytes()[at..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count()
+}
+
+/// The literal assigned at `at` (after blanks): `'text'` or `"text"` without
+/// a backslash (the text's range), an integer or `true`/`false` (the
+/// literal's range), followed only by blanks and a `#` comment.
+fn literal_at(line: &str, at: usize) -> Option<(Range<usize>, bool)> {
+    let bytes = line.as_bytes();
+    let at = blanks_from(line, at);
+    let (range, quoted, after) = match *bytes.get(at)? {
+        quote @ (b'\'' | b'"') => {
+            let len = bytes[at + 1..]
+                .iter()
+                .position(|&b| b == quote || b == b'\\')?;
+            if bytes[at + 1 + len] != quote {
+                return None;
+            }
+            (at + 1..at + 1 + len, true, at + len + 2)
+        }
+        _ if line[at..].starts_with("true") => (at..at + 4, false, at + 4),
+        _ if line[at..].starts_with("false") => (at..at + 5, false, at + 5),
+        _ => {
+            let sign = usize::from(bytes[at] == b'-');
+            let digits = bytes[at + sign..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits == 0 {
+                return None;
+            }
+            let end = at + sign + digits;
+            (at..end, false, end)
+        }
+    };
+    let rest = blanks_from(line, after);
+    (rest == line.len() || bytes[rest] == b'#').then_some((range, quoted))
 }
 
 /// What follows a `[` at `from`: blanks, a quoted string or a symbol,
 /// blanks, `]`; the key and where the text goes on after the `]`.
 fn bracketed_key(text: &str, from: usize) -> Option<(&str, usize)> {
-    let blanks = |at: usize| {
-        at + text.as_bytes()[at..]
-            .iter()
-            .take_while(|&&b| b == b' ' || b == b'\t')
-            .count()
-    };
-    let (key, after) = word_at(text, blanks(from))?;
-    let end = blanks(after);
+    let (key, after) = word_at(text, blanks_from(text, from))?;
+    let end = blanks_from(text, after);
     (text.as_bytes().get(end) == Some(&b']')).then_some((key, end + 1))
 }
 
@@ -148,43 +188,38 @@ fn quoted_words(text: &str) -> Vec<&str> {
 
 /// Every `<level>[...] = <literal>` line of one level.
 pub fn attributes(text: &str, level: Precedence) -> Vec<Attribute> {
-    let line_pattern = regex(&format!(
-        r#"^[ \t]*{}{KEYS}[ \t]*=[ \t]*(?:'(?P<sq>[^'\\]*)'|"(?P<dq>[^"\\]*)"|(?P<lit>-?[0-9]+|true|false))[ \t]*(?:#.*)?$"#,
-        level.keyword()
-    ))
-    .requiring(level.keyword());
     let mut attributes = Vec::new();
     for (number, start, line) in lines(text) {
-        let Some(caps) = line_pattern.captures(line) else {
+        let Some((keys, after)) = keyed_assignment(line, level) else {
             continue;
         };
-        let path = key_path(&caps["keys"]);
-        let (matched, value) = if let Some(m) = caps.name("sq") {
-            (m, Literal::Str(m.as_str().to_string()))
-        } else if let Some(m) = caps.name("dq") {
-            if m.as_str().contains("#{") {
+        let Some((range, quoted)) = literal_at(line, after) else {
+            continue;
+        };
+        let literal = &line[range.clone()];
+        let value = if quoted {
+            let interpolated = line.as_bytes()[range.start - 1] == b'"' && literal.contains("#{");
+            if interpolated {
                 continue;
             }
-            (m, Literal::Str(m.as_str().to_string()))
-        } else if let Some(m) = caps.name("lit") {
-            let value = match m.as_str() {
+            Literal::Str(literal.to_string())
+        } else {
+            match literal {
                 "true" => Literal::Bool(true),
                 "false" => Literal::Bool(false),
                 number => match number.parse() {
                     Ok(n) => Literal::Int(n),
                     Err(_) => continue,
                 },
-            };
-            (m, value)
-        } else {
-            continue;
+            }
         };
+        let path: Vec<String> = keys.into_iter().map(str::to_string).collect();
         attributes.push(Attribute {
             found: Found {
                 key: path.join("."),
                 line: number,
-                value: matched.as_str().to_string(),
-                span: start + matched.start()..start + matched.end(),
+                value: literal.to_string(),
+                span: start + range.start..start + range.end,
             },
             path,
             value,
@@ -194,13 +229,14 @@ pub fn attributes(text: &str, level: Precedence) -> Vec<Attribute> {
 }
 
 /// The key path of every `<level>[...] =` assignment, literal or computed: what
-/// the policyfile still sets at all.
+/// the policyfile still sets at all (not `==` or `=~`, comparisons).
 pub fn assigned_paths(text: &str, level: Precedence) -> Vec<Vec<String>> {
-    let pattern = regex(&format!(r#"^[ \t]*{}{KEYS}[ \t]*=[^=~]"#, level.keyword()))
-        .requiring(level.keyword());
     lines(text)
-        .filter_map(|(_, _, line)| pattern.captures(line))
-        .map(|caps| key_path(&caps["keys"]))
+        .filter_map(|(_, _, line)| {
+            let (keys, after) = keyed_assignment(line, level)?;
+            let next = *line.as_bytes().get(after)?;
+            (next != b'=' && next != b'~').then(|| keys.into_iter().map(str::to_string).collect())
+        })
         .collect()
 }
 
@@ -366,28 +402,158 @@ pub fn local(text: &str, name: &str) -> Vec<Found> {
 mod tests {
     use super::*;
 
-    /// The hand-written scanners against the patterns they replace.
+    /// `quoted_words` against the pattern it replaced.
     #[test]
-    fn keys_and_words_are_found_as_the_patterns_found_them() {
-        let key =
-            regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+))[ \t]*\]"#);
+    fn words_are_found_as_the_pattern_found_them() {
         let word = regex(r#"'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+)"#);
         let texts = crate::formats::awkward_texts(
             &["[", "]", "'", "\"", ":", "a_1", " ", "\t", "é", "x]"],
             5,
         );
         assert!(texts.len() > 50_000, "{} texts", texts.len());
-        let found = |pattern: &crate::formats::Pattern, text: &str| -> Vec<String> {
-            pattern
+        for text in &texts {
+            let found: Vec<&str> = word
                 .captures_iter(text)
+                .filter_map(|k| k.name("a").or(k.name("b")).or(k.name("c")))
+                .map(|k| k.as_str())
+                .collect();
+            assert_eq!(quoted_words(text), found, "words of {text:?}");
+        }
+    }
+
+    /// `attributes` and `assigned_paths` as they were, with patterns: the
+    /// oracle of the scanners that replaced them.
+    mod by_pattern {
+        use super::super::*;
+
+        const KEYS: &str = r#"(?P<keys>(?:\[[ \t]*(?:'[^']*'|"[^"]*"|:[0-9A-Za-z_]+)[ \t]*\])+)"#;
+
+        fn key_path(keys: &str) -> Vec<String> {
+            regex(r#"\[[ \t]*(?:'(?P<a>[^']*)'|"(?P<b>[^"]*)"|:(?P<c>[0-9A-Za-z_]+))[ \t]*\]"#)
+                .captures_iter(keys)
                 .filter_map(|k| k.name("a").or(k.name("b")).or(k.name("c")))
                 .map(|k| k.as_str().to_string())
                 .collect()
-        };
-        for text in &texts {
-            assert_eq!(key_path(text), found(&key, text), "keys of {text:?}");
-            assert_eq!(quoted_words(text), found(&word, text), "words of {text:?}");
         }
+
+        pub fn attributes(text: &str, level: Precedence) -> Vec<Attribute> {
+            let line_pattern = regex(&format!(
+                r#"^[ \t]*{}{KEYS}[ \t]*=[ \t]*(?:'(?P<sq>[^'\\]*)'|"(?P<dq>[^"\\]*)"|(?P<lit>-?[0-9]+|true|false))[ \t]*(?:#.*)?$"#,
+                level.keyword()
+            ));
+            let mut attributes = Vec::new();
+            for (number, start, line) in lines(text) {
+                let Some(caps) = line_pattern.captures(line) else {
+                    continue;
+                };
+                let path = key_path(&caps["keys"]);
+                let (matched, value) = if let Some(m) = caps.name("sq") {
+                    (m, Literal::Str(m.as_str().to_string()))
+                } else if let Some(m) = caps.name("dq") {
+                    if m.as_str().contains("#{") {
+                        continue;
+                    }
+                    (m, Literal::Str(m.as_str().to_string()))
+                } else if let Some(m) = caps.name("lit") {
+                    let value = match m.as_str() {
+                        "true" => Literal::Bool(true),
+                        "false" => Literal::Bool(false),
+                        number => match number.parse() {
+                            Ok(n) => Literal::Int(n),
+                            Err(_) => continue,
+                        },
+                    };
+                    (m, value)
+                } else {
+                    continue;
+                };
+                attributes.push(Attribute {
+                    found: Found {
+                        key: path.join("."),
+                        line: number,
+                        value: matched.as_str().to_string(),
+                        span: start + matched.start()..start + matched.end(),
+                    },
+                    path,
+                    value,
+                });
+            }
+            attributes
+        }
+
+        pub fn assigned_paths(text: &str, level: Precedence) -> Vec<Vec<String>> {
+            let pattern = regex(&format!(r#"^[ \t]*{}{KEYS}[ \t]*=[^=~]"#, level.keyword()));
+            lines(text)
+                .filter_map(|(_, _, line)| pattern.captures(line))
+                .map(|caps| key_path(&caps["keys"]))
+                .collect()
+        }
+    }
+
+    /// The attribute scanners against the patterns they replaced, on lines
+    /// built from awkward parts: leading blanks, the keyword (and look-alikes),
+    /// keys (and broken ones), the `=` (and `==`, `=~`), values (escaped,
+    /// interpolated, unclosed, out of range) and what follows.
+    #[test]
+    fn attributes_are_found_as_the_patterns_found_them() {
+        let parts: [&[&str]; 6] = [
+            &["", " \t"],
+            &["default", "override", "defaults"],
+            &[
+                "",
+                "['a']",
+                "[:b][\"c\"]",
+                "[ 'a' ]\t",
+                "['a'",
+                "[:]",
+                "['a']x",
+                "['a'] ['b']",
+            ],
+            &["=", " = ", "==", "=~", " ", "=\t"],
+            &[
+                "'v'",
+                "\"w\"",
+                "\"#{x}\"",
+                "'#{y}'",
+                "'a\\b'",
+                "12",
+                "-3",
+                "-",
+                "99999999999999999999",
+                "true",
+                "false",
+                "trueish",
+                "'",
+                "\"\"",
+                "x",
+                "",
+            ],
+            &["", " ", " # note", "#", " x", "'"],
+        ];
+        let mut lines = vec![String::new()];
+        for choices in parts {
+            lines = lines
+                .iter()
+                .flat_map(|line| choices.iter().map(move |part| format!("{line}{part}")))
+                .collect();
+        }
+        let text = lines.join("\n");
+        let mut attributes = 0;
+        for level in [Precedence::Default, Precedence::Override] {
+            let found = super::attributes(&text, level);
+            assert_eq!(found, by_pattern::attributes(&text, level), "{level:?}");
+            attributes += found.len();
+            assert_eq!(
+                super::assigned_paths(&text, level),
+                by_pattern::assigned_paths(&text, level),
+                "{level:?}"
+            );
+        }
+        assert!(
+            attributes > 1_000,
+            "{attributes} attributes among {} lines",
+            lines.len()
+        );
     }
 
     const METADATA: &str = "name 'upgrade_mobiledgex_package'\nmaintainer 'MobiledgeX'\nversion '1.0.14'\nchef_version '>= 14.0'\n";
