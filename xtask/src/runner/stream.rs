@@ -170,7 +170,9 @@ impl Drop for Session {
     fn drop(&mut self) {
         drop(self.input.take());
         // Reaped now if it is gone already; else it ends by itself at the
-        // end of its input, and is reaped by whoever outlives the xtask.
+        // end of its input, and is reaped by whoever outlives the xtask (a
+        // runner dropped long before its process ends, as in unit tests,
+        // leaves a zombie until then; the xtask's one runner ends with it).
         let _ = self.child.try_wait();
     }
 }
