@@ -39,6 +39,17 @@ pub fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
         })
 }
 
+/// A blank of the line-oriented formats: a space or a tab (the patterns'
+/// `[ \t]`).
+pub fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Where the run of blanks that starts at byte `at` of `text` ends.
+pub fn blanks_from(text: &str, at: usize) -> usize {
+    text.len() - text[at..].trim_start_matches(is_blank).len()
+}
+
 /// Every line matching `pattern`; group `v` is the value, optional group `k` the key.
 pub fn scan(text: &str, pattern: &Pattern) -> Vec<Found> {
     let mut found = Vec::new();

@@ -35,6 +35,13 @@ pub fn metadata(cookbook: &str) -> String {
     format!("{COOKBOOKS_DIR}/{cookbook}/metadata.rb")
 }
 
+/// Whether `path` lies inside the folder `dir` (at any depth; not `dir`
+/// itself). Both relative to the root; a trailing `/` on `dir` is allowed.
+pub fn is_under(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir.trim_end_matches('/'))
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// A path of the monorepo as chef's tools name it, from `chef/`:
 /// `chef/policyfiles/base.rb` → `policyfiles/base.rb` (others unchanged).
 pub fn in_chef(path: &str) -> &str {
@@ -46,4 +53,18 @@ pub fn in_chef(path: &str) -> &str {
 /// `chef/policyfiles/base.rb` → `chef/policyfiles/base.lock.json`.
 pub fn lock_for(policyfile: &str) -> String {
     format!("{}.lock.json", policyfile.trim_end_matches(".rb"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_a_folder_means_inside_it() {
+        assert!(is_under("chef/cookbooks/a/metadata.rb", "chef/cookbooks"));
+        assert!(is_under("chef/cookbooks/a", "chef/cookbooks/"));
+        assert!(!is_under("chef/cookbooks", "chef/cookbooks"));
+        assert!(!is_under("chef/cookbooks-old/a", "chef/cookbooks"));
+        assert!(!is_under("vmlayer/props.go", "chef"));
+    }
 }

@@ -568,10 +568,9 @@ impl Inventory {
 
     /// The cookbook whose folder holds `path`, if any.
     pub fn cookbook_of(&self, path: &str) -> Option<&Cookbook> {
-        self.cookbooks.iter().find(|c| {
-            path.strip_prefix(&c.dir)
-                .is_some_and(|rest| rest.starts_with('/'))
-        })
+        self.cookbooks
+            .iter()
+            .find(|c| paths::is_under(path, &c.dir))
     }
 
     /// Every site, in the order `versions` lists them.

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::lines;
+use super::{is_blank, lines};
 use crate::debian::version::DebVersion;
 
 /// One pin: `name`, a run of blanks, an operator glued to a Debian version.
@@ -47,10 +47,6 @@ struct PinLine<'t> {
 }
 
 const OPERATORS: [&str; 7] = [">=", "<=", "<<", ">>", "=", "<", ">"];
-
-fn is_blank(c: char) -> bool {
-    c == ' ' || c == '\t'
-}
 
 fn split_pin_line(line: &str) -> Option<PinLine<'_>> {
     let name_end = line.find(is_blank)?;

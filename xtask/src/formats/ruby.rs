@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::{lines, regex, scan, Found};
+use super::{blanks_from, lines, regex, scan, Found};
 
 /// `version '1.0.14'` in metadata.rb (never `chef_version '>= 14.0'`).
 pub fn metadata_version(text: &str) -> Vec<Found> {
@@ -94,14 +94,6 @@ fn keyed_assignment(line: &str, level: Precedence) -> Option<(Vec<&str>, usize)>
     }
     let equals = blanks_from(line, at);
     (!keys.is_empty() && line.as_bytes().get(equals) == Some(&b'=')).then_some((keys, equals + 1))
-}
-
-/// Where the run of spaces and tabs that starts at `at` ends.
-fn blanks_from(text: &str, at: usize) -> usize {
-    at + text.as_bytes()[at..]
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count()
 }
 
 /// The literal assigned at `at` (after blanks): `'text'` or `"text"` without

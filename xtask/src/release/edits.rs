@@ -60,10 +60,9 @@ pub(super) fn release_edits(
     release: &Release,
 ) -> Result<Vec<String>> {
     let bumped = bump_edits(release);
-    let chef = format!("{}/", paths::CHEF_DIR);
     let mut edits: Vec<String> = crate::git::modified_tracked(runner, &ctx.root)?
         .into_iter()
-        .filter(|path| bumped.contains(path) || path.starts_with(&chef))
+        .filter(|path| bumped.contains(path) || paths::is_under(path, paths::CHEF_DIR))
         .collect();
     edits.sort();
     edits.dedup();

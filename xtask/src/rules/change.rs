@@ -79,10 +79,9 @@ pub(super) fn cookbook_bump(inv: &Inventory, baseline: &Baseline, findings: &mut
 }
 
 pub(super) fn package_bump(inv: &Inventory, baseline: &Baseline, findings: &mut Vec<Finding>) {
-    let prefix = format!("{}/", paths::PACKAGE_DIR);
     let changed: Vec<&str> = baseline
         .changed_code()
-        .filter(|path| path.starts_with(&prefix))
+        .filter(|path| paths::is_under(path, paths::PACKAGE_DIR))
         .map(String::as_str)
         .collect();
     let Some(before) = &baseline.package_version else {
