@@ -10,17 +10,9 @@ use anyhow::Result;
 use crate::bad;
 use crate::formats::{self, makefile, ruby};
 use crate::rules::Baseline;
-use crate::runner::{Pending, Runner};
+use crate::runner::{nul_separated, Pending, Runner};
 use crate::sites::{self, paths};
 use crate::tree::{read_text, Tree};
-
-fn lines_of(bytes: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(bytes)
-        .split('\0')
-        .filter(|line| !line.is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 /// Fails with a clear message when `root` is not inside a git work tree.
 pub fn require_repository(runner: &Runner, root: &Path, why: &str) -> Result<()> {
@@ -65,17 +57,13 @@ impl StagedChanges {
 
     /// The paths, relative to the root; fails outside a repository.
     pub fn paths(self) -> Result<Vec<String>> {
-        let answer = self.0.answer()?;
-        if !answer.ok {
-            anyhow::bail!("`git diff --cached` failed: {}", answer.stderr);
-        }
-        Ok(lines_of(&answer.stdout))
+        Ok(nul_separated(&self.0.stdout()?))
     }
 }
 
 /// Paths of the working tree that differ from `rev`, untracked ones included.
 pub fn changes_since(runner: &Runner, root: &Path, rev: &str) -> Result<Vec<String>> {
-    let mut paths = lines_of(&runner.git(
+    let mut paths = nul_separated(&runner.git(
         root,
         &[
             "diff",
@@ -93,7 +81,7 @@ pub fn changes_since(runner: &Runner, root: &Path, rev: &str) -> Result<Vec<Stri
 }
 
 fn untracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
-    Ok(lines_of(&runner.git(
+    Ok(nul_separated(&runner.git(
         root,
         &["ls-files", "--others", "--exclude-standard", "-z"],
     )?))
@@ -168,11 +156,7 @@ impl DirtyPaths {
         let Some((prefix, status)) = self.status else {
             return Ok(None);
         };
-        let answer = status.answer()?;
-        if !answer.ok {
-            anyhow::bail!("`git status` failed: {}", answer.stderr);
-        }
-        let mut paths: Vec<String> = lines_of(&answer.stdout)
+        let mut paths: Vec<String> = nul_separated(&status.stdout()?)
             .iter()
             .filter_map(|entry| entry.get(3..))
             .filter_map(|path| path.strip_prefix(prefix.as_str()))
@@ -199,12 +183,10 @@ impl Dirty {
     /// Whether `path` (relative to the root) is among the paths looked at.
     pub fn covers(&self, path: &str) -> bool {
         self.under.is_empty()
-            || self.under.iter().any(|under| {
-                path == under
-                    || path
-                        .strip_prefix(under.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
+            || self
+                .under
+                .iter()
+                .any(|under| path == under || paths::is_under(path, under))
     }
 
     /// Whether `path` is known to be as HEAD has it: looked at and not dirty.
@@ -225,7 +207,7 @@ pub fn modified_tracked(runner: &Runner, root: &Path) -> Result<Vec<String>> {
     {
         return Ok(Vec::new());
     }
-    Ok(lines_of(&runner.git(
+    Ok(nul_separated(&runner.git(
         root,
         &["diff", "--relative", "--name-only", "-z", "HEAD", "--"],
     )?))
@@ -265,16 +247,10 @@ pub fn comment_only_changes(
     now: &dyn Tree,
     changed: &[String],
 ) -> Result<Vec<String>> {
-    let judged = [
-        format!("{}/", paths::COOKBOOKS_DIR),
-        format!("{}/", paths::PACKAGE_DIR),
-    ];
+    let judged = [paths::COOKBOOKS_DIR, paths::PACKAGE_DIR];
     let mut same = Vec::new();
     for path in changed {
-        if !judged
-            .iter()
-            .any(|prefix| path.starts_with(prefix.as_str()))
-        {
+        if !judged.iter().any(|dir| paths::is_under(path, dir)) {
             continue;
         }
         let (Some(old), Some(new)) = (before.read(path)?, now.read(path)?) else {

@@ -94,7 +94,8 @@ pub struct Answer {
 /// A query still running (see `Runner::query_later`); dropped unread, it is stopped.
 pub struct Pending {
     child: Option<Child>,
-    program: String,
+    /// `program args…`, for messages.
+    command: String,
 }
 
 impl Pending {
@@ -106,13 +107,32 @@ impl Pending {
             .context("the query was collected already")?;
         let output = child
             .wait_with_output()
-            .with_context(|| format!("lost track of `{}`", self.program))?;
+            .with_context(|| format!("lost track of `{}`", self.command))?;
         Ok(Answer {
             ok: output.status.success(),
             stdout: output.stdout,
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         })
     }
+
+    /// Its standard output, or an error with its message, as [`Runner::git`].
+    pub fn stdout(self) -> Result<Vec<u8>> {
+        let command = self.command.clone();
+        let answer = self.answer()?;
+        if !answer.ok {
+            anyhow::bail!("`{command}` failed: {}", answer.stderr);
+        }
+        Ok(answer.stdout)
+    }
+}
+
+/// The entries of a tool's `-z` output (NUL-separated; empty ones dropped).
+pub fn nul_separated(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .split('\0')
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl Drop for Pending {
@@ -235,7 +255,8 @@ impl Runner {
         })
     }
 
-    /// Logs go to `dir` instead (a command working without a checkout).
+    /// Logs go to `dir` instead of `<root>/target/xtask/logs`: Context puts
+    /// them in its state folder (`~/.cache/xtask` outside a checkout).
     pub fn set_log_dir(&mut self, dir: PathBuf) {
         self.log_dir = dir;
     }
@@ -258,7 +279,10 @@ impl Runner {
         let step = Step::new("", program).args(args.iter().copied()).dir(dir);
         Ok(Pending {
             child: Some(self.spawn(&step)?),
-            program: program.to_string(),
+            command: std::iter::once(program)
+                .chain(args.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" "),
         })
     }
 

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _, Result};
 
-use crate::bad;
-use crate::runner::{Runner, Session, Step};
+use crate::runner::{nul_separated, Runner, Session, Step};
+use crate::{bad, paths};
 
 #[cfg(test)]
 pub mod memory;
@@ -41,6 +41,22 @@ pub fn read_text(tree: &dyn Tree, rel: &str) -> Result<Option<String>> {
             err.utf8_error().valid_up_to()
         )
     })
+}
+
+/// The names directly inside `dir` of a list of file paths: the first
+/// component of each path below it, sorted, once each (a tree that knows
+/// its files, not its folders, lists them so).
+pub fn children<'p>(paths: impl Iterator<Item = &'p str>, dir: &str) -> Vec<String> {
+    let prefix = format!("{}/", dir.trim_end_matches('/'));
+    let mut names: Vec<String> = paths
+        .filter_map(|path| path.strip_prefix(&prefix))
+        .filter_map(|rest| rest.split('/').next())
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Whether an I/O error just means "no such file or folder here".
@@ -264,38 +280,26 @@ impl<'a> GitTree<'a> {
             // A request is one line; such a file cannot be in the rendition anyway.
             return Ok(None);
         }
-        self.runner
-            .with_session(&self.cat_file(), |session| ask_object(session, name))?
+        self.runner.with_session(&self.cat_file(), |session| {
+            ask_objects(session, &[name.to_string()]).map(|mut one| one.pop().flatten())
+        })?
     }
 
     /// The index's files under the root, relative to it.
     fn index_files(&self) -> Result<&[String]> {
         if self.index_files.get().is_none() {
             let out = self.runner.git(&self.root, &["ls-files", "-z"])?;
-            let files = String::from_utf8_lossy(&out)
-                .split('\0')
-                .filter(|path| !path.is_empty())
-                .map(str::to_string)
-                .collect();
-            let _ = self.index_files.set(files);
+            let _ = self.index_files.set(nul_separated(&out));
         }
         Ok(self.index_files.get().map_or(&[], Vec::as_slice))
     }
 }
 
-/// One request to `git cat-file --batch`: the object `name`, or `None` when
-/// git has none by that name.
-fn ask_object(session: &mut Session, name: &str) -> Result<Option<Object>> {
-    // git ends at once where there is nothing to read (not a repository):
-    // then, as for `git cat-file blob`, there is no such file.
-    if session.send(format!("{name}\n").as_bytes()).is_err() {
-        return Ok(None);
-    }
-    read_answer(session, name)
-}
-
 /// Requests for every one of `names` sent at once, then the answers read in
-/// order: one round trip to git instead of one per object. The requests
+/// order (each the object, or `None` when git has none by that name): one
+/// round trip to git instead of one per object. git ends at once where there
+/// is nothing to read (not a repository): then, as for `git cat-file blob`,
+/// there is no such file. The requests
 /// are sent in batches small enough to sit in the pipe whole, so git never
 /// waits for its answers to be read while the xtask still writes.
 fn ask_objects(session: &mut Session, names: &[String]) -> Result<Vec<Option<Object>>> {
@@ -422,21 +426,11 @@ impl Tree for GitTree<'_> {
                 Some(object) if object.kind == "tree" => tree_names(&object),
                 _ => Vec::new(),
             },
-            // The first component of the paths below `dir`; outside git, none.
-            None => {
-                let prefix = format!("{dir}/");
-                self.index_files()
-                    .map(|files| {
-                        files
-                            .iter()
-                            .filter_map(|path| path.strip_prefix(&prefix))
-                            .filter_map(|rest| rest.split('/').next())
-                            .filter(|name| !name.is_empty())
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            }
+            // Outside git, none.
+            None => self
+                .index_files()
+                .map(|files| children(files.iter().map(String::as_str), dir))
+                .unwrap_or_default(),
         };
         names.sort();
         names.dedup();
@@ -470,8 +464,7 @@ impl Tree for Unchanged<'_> {
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {
-        let prefix = format!("{}/", dir.trim_end_matches('/'));
-        if self.changed.iter().any(|path| path.starts_with(&prefix)) {
+        if self.changed.iter().any(|path| paths::is_under(path, dir)) {
             self.then.list(dir)
         } else {
             self.now.list(dir)
@@ -514,13 +507,9 @@ impl<'a> Recorded<'a> {
     pub fn saw_any(&self, changed: &[String]) -> bool {
         let reads = self.reads.borrow();
         let lists = self.lists.borrow();
-        changed.iter().any(|path| {
-            reads.contains(path)
-                || lists.iter().any(|dir| {
-                    path.strip_prefix(dir.trim_end_matches('/'))
-                        .is_some_and(|rest| rest.starts_with('/'))
-                })
-        })
+        changed
+            .iter()
+            .any(|path| reads.contains(path) || lists.iter().any(|dir| paths::is_under(path, dir)))
     }
 }
 

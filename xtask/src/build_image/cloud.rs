@@ -41,22 +41,18 @@ pub(super) fn artifactory_checksum(
             outcome.output.trim()
         );
     }
-    let (body, status) = outcome
-        .stdout
-        .trim_end()
-        .rsplit_once('\n')
-        .unwrap_or(("", outcome.stdout.trim()));
-    match status.trim() {
-        "200" => {}
-        "401" | "403" => anyhow::bail!(
-            "Artifactory refused the API key of {user} (HTTP {}) for {url}: check ${APIKEY_ENV} or ~/{APIKEY_FILE}, and --user",
-            status.trim()
+    let (body, status) = artifactory::split_answer(&outcome.stdout);
+    match status {
+        Some(200) => {}
+        Some(code @ (401 | 403)) => anyhow::bail!(
+            "Artifactory refused the API key of {user} (HTTP {code}) for {url}: check ${APIKEY_ENV} or ~/{APIKEY_FILE}, and --user"
         ),
-        "404" => anyhow::bail!(
+        Some(404) => anyhow::bail!(
             "Artifactory has no cloud image at {url} (HTTP 404): check ARTIFACTORY_ARTIFACTS_TAG and CLOUD_IMAGE in {}",
             paths::PACKER_BUILD_SH
         ),
-        other => anyhow::bail!("Artifactory answered HTTP {other} for {url}; expected 200"),
+        Some(other) => anyhow::bail!("Artifactory answered HTTP {other} for {url}; expected 200"),
+        None => anyhow::bail!("Artifactory's answer for {url} has no HTTP status; expected 200"),
     }
     let json: Value = serde_json::from_str(body)
         .with_context(|| format!("Artifactory's answer for {url} is not JSON"))?;

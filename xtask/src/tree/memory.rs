@@ -115,16 +115,7 @@ impl Tree for MemTree {
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {
-        let prefix = format!("{}/", dir.trim_end_matches('/'));
-        let mut names: Vec<String> = self
-            .files
-            .keys()
-            .filter_map(|path| path.strip_prefix(&prefix))
-            .filter_map(|rest| rest.split('/').next())
-            .map(str::to_string)
-            .collect();
-        names.dedup();
-        Ok(names)
+        Ok(super::children(self.files.keys().map(String::as_str), dir))
     }
 
     fn label(&self) -> String {
