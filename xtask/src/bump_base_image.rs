@@ -268,10 +268,10 @@ fn verify(after: &Inventory, edits: &Edits) -> Result<()> {
 }
 
 /// Refuses to edit files that have uncommitted changes (outside git: a warning).
-pub fn refuse_dirty(ctx: &Context, runner: &Runner, targets: &[String]) -> Result<()> {
+pub fn refuse_dirty(ctx: &Context, targets: &[String]) -> Result<()> {
     refuse_dirty_paths(
         ctx,
-        git::DirtyPaths::start(runner, &ctx.root)?.read(),
+        git::DirtyPaths::start(ctx.runner(), &ctx.root)?.read(),
         targets,
     )
 }

@@ -72,7 +72,7 @@ impl flags::Release {
             ctx.say(render(ctx, &release));
             // The bump's diff is the one preview of file edits; the rest are commands.
             let preview = bump_changes(ctx, runner, &release)?;
-            bump_base_image::refuse_dirty(ctx, runner, &preview.paths())?;
+            bump_base_image::refuse_dirty(ctx, &preview.paths())?;
             ctx.say(preview.preview(&ctx.paint));
             if !ctx.confirm(self.confirm, "Run this release?")? {
                 return Ok(());

@@ -283,7 +283,7 @@ pub fn recover_interrupted(root: &Path) -> Result<Option<String>> {
     Ok(journal::recover(&lock::lock_dir(root))?.map(|recovery| recovery.message()))
 }
 
-/// Whether a write journal, whole or half-written, is in the state dir (a
+/// Whether a write journal, whole or half-written, is in the lock dir (a
 /// write runs, or one was interrupted).
 pub fn journal_exists(root: &Path) -> bool {
     std::fs::read_dir(lock::lock_dir(root)).is_ok_and(|entries| {

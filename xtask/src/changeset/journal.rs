@@ -2,7 +2,7 @@
 //! the process is killed (SIGKILL, power loss) half-way through its renames.
 //!
 //! Before its first temp file and its first rename, a write records in
-//! `xtask-journal/` of the state dir (`lock::lock_dir`: the git dir, else
+//! `xtask-journal/` of the lock dir (`lock::lock_dir`: the git dir, else
 //! `target/xtask/`) every target with its original bytes and mode, its new
 //! bytes and mode, and the temp file that will carry them. The folder is
 //! built as `xtask-journal.partial-<pid>` and renamed into place, so a
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _, Result};
 use serde_json::{json, Value};
 
-/// The committed journal's folder name in the state dir.
+/// The committed journal's folder name in the lock dir.
 pub const JOURNAL: &str = "xtask-journal";
 const PARTIAL: &str = "xtask-journal.partial-";
 const MANIFEST: &str = "manifest.json";
@@ -150,7 +150,7 @@ impl Recovery {
     }
 }
 
-/// Rolls back an interrupted write, if the state dir holds a journal; also
+/// Rolls back an interrupted write, if the lock dir holds a journal; also
 /// removes half-written journals. Call with the writer lock held. Leaves the
 /// journal in place (and fails) only when a file cannot be put back.
 pub fn recover(state_dir: &Path) -> Result<Option<Recovery>> {

@@ -20,7 +20,6 @@ use crate::error::AlreadyReported;
 use crate::flags::Platform;
 use crate::publish_image;
 use crate::runner::Runner;
-use crate::sites::paths;
 
 /// Runs every step not done, in order, recording each; stops at the first failure.
 pub(super) fn execute(ctx: &Context, runner: &Runner, mut release: Release) -> Result<()> {
@@ -194,7 +193,7 @@ fn run_work(ctx: &Context, runner: &Runner, release: &Release, work: &Work) -> R
 
 /// The newest log written since `since`: the failed step's own, not an older step's.
 fn latest_log(ctx: &Context, since: SystemTime) -> Option<String> {
-    let dir = ctx.path(&format!("{}/logs", paths::XTASK_STATE_DIR));
+    let dir = ctx.state_dir.join("logs");
     let newest = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())

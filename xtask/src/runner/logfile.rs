@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 
-/// Creates `dir` (the log folder, `target/xtask/logs`) and its parent (the
-/// state folder, `target/xtask`) only we can enter (0700), tightening them
+/// Creates `dir` (the log folder, `logs/` of `Context::state_dir`:
+/// `target/xtask` in a checkout, `~/.cache/xtask` outside one) and its parent
+/// (that state folder) only we can enter (0700), tightening them
 /// when an earlier version left them open; what is above them is created as
 /// usual. A log holds whatever a tool printed, so only its owner reads it.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
